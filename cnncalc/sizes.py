@@ -299,7 +299,8 @@ def _validate_dim(spec: LayerSpec, i: int, lo: Size, hi: Size) -> None:
             raise InputError(
                 f"--p {spec.pad[i]} is too large for --K {K}: pooling padding must be at most half the kernel ({K // 2})"
             )
-    if spec.kind != "transposed" and span > W + lo + hi:
+    # Pools are only bound by their output size (ceil mode lets a window overhang).
+    if spec.kind == "conv" and span > W + lo + hi:
         what = f"--K {K}" if d == 1 else f"--K {K} with --d {d} spans {span}, which"
         raise InputError(f"{what} is larger than the padded input {W} + {lo} + {hi} = {W + lo + hi}")
     if spec.kind == "transposed":
@@ -332,7 +333,11 @@ def _dim_result(spec: LayerSpec, i: int) -> DimResult:
 
             unused = sympy.Max(remainder - hi, 0)
     if _is_int(out) and out < 1:
-        raise InputError(f"the output size in dimension {i + 1} would be {out}; it must be at least 1")
+        where = f" in dimension {i + 1}" if len(spec.W) > 1 else ""
+        raise InputError(
+            f"--W {W} with --K {K}, --p {spec.pad[i]}, --s {s}, --d {d} gives an output size of {out}{where}; "
+            "it must be at least 1"
+        )
     return DimResult(W, K, s, d, lo, hi, out, remainder, unused, spec.output_padding[i])
 
 
