@@ -160,7 +160,7 @@ def run(argv: list[str] | None = None, environment: Environment | None = None) -
         return _fail(_env, exc.format_message(), 2)
     except click_exceptions.ClickException as exc:
         return _fail(_env, exc.format_message(), exc.exit_code)
-    except click_exceptions.Abort:
+    except typer.Abort:
         return _fail(_env, "aborted", 1)
     except BrokenPipeError:
         _silence_stdout()

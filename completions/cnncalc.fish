@@ -1,0 +1,1 @@
+complete --command cnncalc --no-files --arguments "(env _CNNCALC_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) cnncalc)" --condition "env _CNNCALC_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) cnncalc"
