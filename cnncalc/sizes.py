@@ -366,9 +366,10 @@ def _symbolize(spec: LayerSpec) -> LayerSpec:
 
 
 def _has_names(spec: LayerSpec) -> bool:
+    """True when any value is a name (str) or already a sympy expression."""
     values = [*spec.W, *spec.K, *spec.s, *spec.d, *spec.output_padding]
     values += [v for p in spec.pad for v in (p.lo, p.hi)]
-    return any(isinstance(v, str) for v in values)
+    return any(not _is_int(v) for v in values)
 
 
 def layer_shape(spec: LayerSpec) -> ShapeResult:

@@ -18,6 +18,7 @@ class Format(str, Enum):
     TEXT = "text"
     JSON = "json"
     LATEX = "latex"
+    CSV = "csv"
 
 
 class View(Protocol):
@@ -46,13 +47,13 @@ def emit(env: Environment, command: str, view: Any, result: Any, fmt: Format = F
 
         input_doc, result_doc = view.json(result)
         env.stdout.write(document(command, input_doc, result_doc) + "\n")
-    elif fmt is Format.LATEX:
-        latex = getattr(view, "latex", None)
-        if latex is None:
+    elif fmt in (Format.LATEX, Format.CSV):
+        writer = getattr(view, fmt.value, None)
+        if writer is None:
             from cnncalc.errors import InputError
 
-            raise InputError(f"--latex is not available for {command}")
-        env.stdout.write(latex(result).rstrip("\n") + "\n")
+            raise InputError(f"--{fmt.value} is not available for this use of {command}")
+        env.stdout.write(writer(result).rstrip("\n") + "\n")
     else:
         write_blocks(env, view.text(result))
     env.stdout.flush()
