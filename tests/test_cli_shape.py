@@ -98,7 +98,7 @@ def test_latex(cli):
         (["--W", "9", "--K", "3", "--p", "1,"], "empty entry"),
         (["--W", "9", "--K", "3", "--same-mode", "keras"], "--same-mode keras"),
         (["--W", "9", "--K", "3", "--json", "--latex"], "cannot be combined"),
-        (["--W", "9"], "Missing option '--K'"),
+        (["--W", "9"], "missing option --K"),
         (["--W", "9", "--K", "3", "--bogus"], "No such option: --bogus"),
         (["--W", "__import__('os')", "--K", "3"], "not a whole number"),
     ],
@@ -158,3 +158,73 @@ def test_version(cli):
 
     r = cli("--version")
     assert r.code == 0 and r.out.strip() == f"cnncalc {__version__}"
+
+
+# --- networks and solving (shape --input/--layers, --solve) ----------------------
+
+
+def test_network_json_contract(cli):
+    r = cli("shape", "--input", "3x224x224", "--layers", "conv(64,7,s=2,p=3); relu; maxpool(3,s=2,p=1)", "--json")
+    assert r.code == 0, r.err
+    result = r.json["result"]
+    assert result["output"] == [64, 56, 56]
+    last = result["layers"][-1]
+    assert set(last) >= {"name", "output", "params", "macs", "rf", "jump", "start"}
+    assert (last["rf"], last["jump"], last["start"]) == ([11, 11], [4, 4], [0, 0])
+    assert result["total_params"] == 64 * 3 * 49 + 64
+
+
+def test_network_from_a_file_and_csv(cli, tmp_path):
+    spec = tmp_path / "net.txt"
+    spec.write_text("conv(8,3)  # a comment\nrelu\nmaxpool(2)\n")
+    r = cli("shape", "--input", "1x10x10", "--layers", f"@{spec}", "--csv")
+    assert r.code == 0, r.err
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(r.out)))
+    assert rows[0] == ["index", "layer", "output", "params", "macs", "rf", "jump", "start"]
+    assert rows[1] == ["1", "conv(8,3)", "8x8x8", "80", str(8 * 9 * 64), "3x3", "1x1", "1x1"]
+    assert rows[3][:3] == ["3", "maxpool(2)", "8x4x4"]
+    assert rows[-1][1:4] == ["total", "", "80"]
+
+
+def test_network_text_shows_totals(cli):
+    r = cli("shape", "--input", "3x32x32", "--layers", "conv(16,3,p=1); flatten; linear(10)")
+    assert "parameters: 164,298" in r.out  # 16·3·9+16 + 16384·10+10
+
+
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["--input", "3x8x8"], "--input and --layers go together"),
+        (["--input", "3x8x8", "--layers", "conv(8,3); nope"], "layer 2 (nope): unknown layer"),
+        (["--input", "3x8x8", "--layers", "@/nonexistent/spec.txt"], "cannot read"),
+        (["--input", "3x8x8", "--layers", "conv(8,3)", "--csv", "--json"], "cannot be combined"),
+        (["--W", "32", "--K", "3", "--solve", "q", "--target", "4"], "--solve q"),
+        (["--W", "32", "--K", "3", "--solve", "p"], "--target"),
+        (["--K", "3"], "missing option --W"),
+    ],
+)
+def test_network_and_solve_errors(cli, args, fragment):
+    r = cli("shape", *args)
+    assert r.code == 2 and r.out == ""
+    assert fragment in r.err and r.err.count("\n") == 1
+
+
+def test_solve_padding(cli):
+    r = cli("shape", "--W", "32", "--K", "3", "--s", "2", "--solve", "p", "--target", "16", "--json")
+    assert r.json["result"]["solutions"] == [{"padding": [1, 1], "output": 16}, {"padding": [0, 1], "output": 16}]
+    r = cli("shape", "--W", "32", "--K", "3", "--s", "2", "--solve", "p", "--target", "16")
+    assert "--p 1" in r.out and "--p 0:1" in r.out
+
+
+def test_solve_reports_when_nothing_works(cli):
+    r = cli("shape", "--W", "8", "--K", "2", "--pool", "max", "--solve", "p", "--target", "10")
+    assert r.code == 0 and "No p gives an output of 10" in r.out
+
+
+def test_solve_output_padding(cli):
+    r = cli("shape", "--W", "8", "--K", "3", "--s", "2", "--p", "1", "--transposed",
+            "--solve", "output-padding", "--target", "16", "--json")
+    assert r.json["result"]["solutions"] == [{"output_padding": 1, "output": 16}]
