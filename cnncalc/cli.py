@@ -34,14 +34,6 @@ def env() -> Environment:
     return _env if _env is not None else Environment()
 
 
-def _output(json_out: bool, latex_out: bool = False) -> Any:
-    from cnncalc.render import Format
-
-    if json_out and latex_out:
-        raise InputError("--json and --latex cannot be combined; pick one output format")
-    return Format.JSON if json_out else Format.LATEX if latex_out else Format.TEXT
-
-
 def _complete_padding(incomplete: str) -> list[str]:
     return [w for w in ("same", "valid", "full") if w.startswith(incomplete)]
 
@@ -52,6 +44,10 @@ def _complete_pool(incomplete: str) -> list[str]:
 
 def _complete_same_mode(incomplete: str) -> list[str]:
     return [w for w in ("torch", "tf") if w.startswith(incomplete)]
+
+
+def _complete_solve(incomplete: str) -> list[str]:
+    return [w for w in ("p", "output-padding") if w.startswith(incomplete)]
 
 
 def _version(value: bool) -> None:
@@ -76,17 +72,43 @@ def _root(
 JSON_HELP = "Print one JSON document {schema_version, command, input, result}."
 
 
+def _output(json_out: bool, latex_out: bool = False, csv_out: bool = False) -> Any:
+    from cnncalc.render import Format
+
+    chosen = [name for name, on in (("--json", json_out), ("--latex", latex_out), ("--csv", csv_out)) if on]
+    if len(chosen) > 1:
+        raise InputError(f"{' and '.join(chosen)} cannot be combined; pick one output format")
+    return Format.JSON if json_out else Format.LATEX if latex_out else Format.CSV if csv_out else Format.TEXT
+
+
+def _read_spec(text: str, option: str) -> str:
+    """``@FILE`` reads the text from a file, ``@-`` from stdin; anything else is the text itself."""
+    if not text.startswith("@"):
+        return text
+    path = text[1:]
+    if path == "-":
+        return env().stdin.read()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read(1_000_001)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise InputError(f"{option} {text}: cannot read {path!r} ({reason})") from None
+
+
 @app.command(
     epilog=(
         "Examples:  cnncalc shape --W 9 --K 3 --p 1 --s 2  ·  "
         "cnncalc shape --W 50,100 --K 3,5 --s 2,1 --p 4,2 --d 3,1  ·  "
         "cnncalc shape --W W --K K --p p --s s  ·  "
-        "cnncalc shape --W 5 --K 2 --p 1 --pool max --ceil-mode --json | jq '.result.output'"
+        "cnncalc shape --W 5 --K 2 --p 1 --pool max --ceil-mode --json | jq '.result.output'  ·  "
+        "cnncalc shape --W 32 --K 3 --s 2 --solve p --target 16  ·  "
+        "cnncalc shape --input 3x224x224 --layers 'conv(64,7,s=2,p=3); relu; maxpool(3,s=2,p=1)'"
     )
 )
 def shape(
-    W: str = typer.Option(..., "--W", "--input-size", help="Input size: 9, or one per dimension: 32,32. A name (W) makes it symbolic."),
-    K: str = typer.Option(..., "--K", "--kernel-size", help="Kernel size, e.g. 3 or 3,5."),
+    W: Optional[str] = typer.Option(None, "--W", "--input-size", help="Input size: 9, or one per dimension: 32,32. A name (W) makes it symbolic."),
+    K: Optional[str] = typer.Option(None, "--K", "--kernel-size", help="Kernel size, e.g. 3 or 3,5."),
     p: str = typer.Option(
         "0", "--p", "--padding", help="Padding: 1, valid, same, lo:hi (asymmetric), or one per dimension.",
         autocompletion=_complete_padding,
@@ -101,14 +123,40 @@ def shape(
         "torch", "--same-mode", help="Rule for --p same: torch (stride 1 only) or tf (TensorFlow SAME).",
         autocompletion=_complete_same_mode,
     ),
+    solve: Optional[str] = typer.Option(
+        None, "--solve", help="Solve for p (padding) or output-padding so the output is --target.",
+        autocompletion=_complete_solve,
+    ),
+    target: Optional[str] = typer.Option(None, "--target", help="The output size --solve aims for."),
+    input_shape: Optional[str] = typer.Option(
+        None, "--input", help="Network input, channels first: 3x224x224 or 3xHxW (with --layers)."
+    ),
+    layers: Optional[str] = typer.Option(
+        None, "--layers", help="Layers, ';'-separated: conv(64,3,p=1); relu; maxpool(2); flatten; linear(10). @FILE reads a file."
+    ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     latex_out: bool = typer.Option(False, "--latex", help="Print the output size as LaTeX."),
+    csv_out: bool = typer.Option(False, "--csv", help="With --layers: one CSV row per layer."),
 ) -> None:
-    """Output size of a convolution, transposed convolution or pooling layer, with the arithmetic."""
+    """Output size of a convolution, transposed convolution or pooling layer, with the arithmetic.
+
+    With --input and --layers: shapes, parameters, MACs and receptive fields of a whole network.
+    """
     from cnncalc import literals, sizes
     from cnncalc.render import emit, shape_view
 
-    fmt = _output(json_out, latex_out)
+    fmt = _output(json_out, latex_out, csv_out)
+    if layers is not None or input_shape is not None:
+        if layers is None or input_shape is None:
+            raise InputError("--input and --layers go together: --input 3x224x224 --layers 'conv(64,3); relu'")
+        from cnncalc import network
+        from cnncalc.render import network_view
+
+        calls = network.parse_spec(_read_spec(layers, "--layers"))
+        emit(env(), "shape", network_view, network.network(network.parse_input_shape(input_shape), calls), fmt)
+        return
+    if W is None or K is None:
+        raise InputError(f"missing option {'--W' if W is None else '--K'}: shape needs --W and --K (or --input with --layers)")
     if transposed and pool:
         raise InputError("--transposed and --pool cannot be combined")
     spec = sizes.make_spec(
@@ -123,6 +171,15 @@ def shape(
         same_mode=same_mode,
         output_padding=literals.parse_size_list(output_padding, "--output-padding"),
     )
+    if solve is not None or target is not None:
+        from cnncalc import network
+        from cnncalc.render.network_view import SolveView
+
+        if solve not in ("p", "output-padding") or target is None:
+            raise InputError(f"--solve {solve} --target {target}: use --solve p or --solve output-padding with --target N")
+        solver = network.solve_padding if solve == "p" else network.solve_output_padding
+        emit(env(), "shape", SolveView, solver(spec, literals.parse_int(target, "--target")), fmt)
+        return
     emit(env(), "shape", shape_view, sizes.layer_shape(spec), fmt)
 
 
