@@ -183,6 +183,65 @@ def shape(
     emit(env(), "shape", shape_view, sizes.layer_shape(spec), fmt)
 
 
+@app.command(
+    epilog=(
+        "Examples:  cnncalc conv --x x1:9 --k k1:3  ·  "
+        "cnncalc conv --x x1:9 --k k1:3 --p 1 --s 2  ·  "
+        "cnncalc conv --x '[[1,2,3],[4,5,6],[7,8,9]]' --k '1/4*[[1,1],[1,1]]'  ·  "
+        "cnncalc conv --x X:4x4 --k K:2x2 --p same  ·  "
+        "cnncalc conv --x image.npy --k kernel.npy --out y.npy  ·  "
+        "echo '[1,2,3,4]' | cnncalc conv --x - --k '[1,-1]' --json | jq '.result.output'"
+    )
+)
+def conv(
+    x: str = typer.Option(
+        ..., "--x", "--input",
+        help="Input: [1,2,3], [[1,2],[3,4]], x1:9 or X:3x3 (symbols), a .npy/.csv/.txt file, or - (stdin).",
+    ),
+    k: str = typer.Option(
+        ..., "--k", "--kernel",
+        help="Kernel: [1,0,-1], 1/4*[[1,1],[1,1]], k1:3, K:3x3, or a file; (C_out, C_in, kH, kW) with x (C_in, H, W).",
+    ),
+    p: str = typer.Option(
+        "0", "--p", "--padding", help="Padding: 1, valid, same, full, lo:hi (asymmetric), or one per dimension.",
+        autocompletion=_complete_padding,
+    ),
+    s: str = typer.Option("1", "--s", "--stride", help="Stride (default 1), or one per dimension."),
+    d: str = typer.Option("1", "--d", "--dilation", help="Dilation (default 1), or one per dimension."),
+    same_mode: str = typer.Option(
+        "torch", "--same-mode", help="Rule for --p same: torch (stride 1 only) or tf (TensorFlow SAME).",
+        autocompletion=_complete_same_mode,
+    ),
+    flip: bool = typer.Option(False, "--flip", help="Flip the kernel: signal-processing convolution, not cross-correlation."),
+    explain: bool = typer.Option(False, "--explain", help="Write out every output's window and dot product (up to 200)."),
+    out: Optional[str] = typer.Option(None, "--out", help="Also write the output array to FILE (.npy or .csv)."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+    latex_out: bool = typer.Option(False, "--latex", help="Print the output as a LaTeX bmatrix (elided when large)."),
+) -> None:
+    """Each output of a convolution (PyTorch cross-correlation): exact, symbolic or fast float64, with its window."""
+    from cnncalc import conv as core
+    from cnncalc import io, literals
+    from cnncalc.render import conv_view, emit
+
+    fmt = _output(json_out, latex_out)
+    if x.strip() == "-" and k.strip() == "-":
+        raise InputError("--x - and --k -: only one of them can read standard input")
+    if out is not None:
+        io.check_output_path(out)
+    result = core.convolve(
+        io.read_array(x, "--x", env().stdin),
+        io.read_array(k, "--k", env().stdin),
+        pad=literals.parse_padding(p, "--p", allow_names=False),
+        stride=literals.parse_size_list(s, "--s", allow_names=False),
+        dilation=literals.parse_size_list(d, "--d", allow_names=False),
+        flip=flip,
+        same_mode=same_mode,
+    )
+    if out is not None:
+        io.write_array(out, result.output)
+    emit(env(), "conv", conv_view, conv_view.Report(result, explain=explain, out_path=out), fmt)
+
+
 # --- entry point ---------------------------------------------------------
 
 

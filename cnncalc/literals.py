@@ -8,7 +8,9 @@ until a symbolic code path turns them into ``sympy.Symbol`` objects.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from cnncalc.errors import InputError
 from cnncalc.sizes import PAD_WORDS, PadSpec
@@ -99,3 +101,292 @@ def parse_number(text: str, option: str) -> int | Fraction:
         raise InputError(f"{option} {text!r} has an exponent beyond ±{MAX_EXPONENT}")
     value = Fraction(t)
     return int(value) if value.denominator == 1 else value
+
+
+# ---------------------------------------------------------------------------
+# Arrays: nested-bracket literals and symbol ranges.
+#
+# Accepted forms (``option`` is only used in error messages):
+#
+#   [1, 2, 3]                 1D; entries are integers, decimals (0.25, 1e-3),
+#   [[1, 2], [3, 4]]          fractions (1/4), symbol names (k1, a, -w2);
+#   1/4*[[1, 1], [1, 1]]      an optional scalar factor (number or name) in front;
+#   x1:9                      symbol range  → [x1, x2, …, x9] (any start ≤ end);
+#   X:3x3                     2D symbols    → [[x11, x12, x13], …, [x31, x32, x33]];
+#   X:12                      1D symbols    → [x1, …, x12]; X:2x3x4 gives 3D.
+#
+# Range names use the prefix in lower case followed by the 1-based indices.
+# When any extent of a 2D/3D range exceeds 9 the indices are joined with "_"
+# (X:10x10 → x1_1 … x10_10) so names stay unambiguous.
+#
+# Literals are exact: numbers become ``int``/``fractions.Fraction`` (decimals
+# included), names become ``sympy.Symbol``; NaN/Inf are refused. At most
+# ``MAX_ARRAY_ENTRIES`` entries and ``MAX_ARRAY_DIMS`` levels of nesting; symbol
+# ranges hold at most ``MAX_RANGE_SYMBOLS`` and are checked before anything is allocated.
+
+#: Largest number of entries an exact or symbolic array may have.
+MAX_ARRAY_ENTRIES = 10**6
+#: Largest symbol range (x1:N, X:RxC); sympy needs ~3 µs per symbol, so this stays well under a second.
+MAX_RANGE_SYMBOLS = 10**5
+#: Deepest nesting of a literal (4 covers a (C_out, C_in, kH, kW) kernel).
+MAX_ARRAY_DIMS = 4
+#: Array kinds, from cheapest to most general.
+ARRAY_KINDS = ("float", "exact", "symbolic")
+
+_TOKEN = re.compile(r"\[|\]|,|[^\[\],\s]+")
+_FACTOR = re.compile(r"\s*([^\[\]*]+?)\s*\*\s*(?=\[)")
+_RANGE_1D = re.compile(r"([A-Za-z_][A-Za-z0-9_]*?)([0-9]{1,18}):([0-9]{1,18})\Z")
+_RANGE_ND = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):([0-9]{1,18}(?:[xX][0-9]{1,18}){0,2})\Z")
+_NON_FINITE = {"nan", "inf", "infinity"}
+#: How much of a long value an error message repeats.
+_ECHO = 60
+
+
+@dataclass(frozen=True, eq=False)
+class ArrayValue:
+    """An array the user gave: ``data`` (numpy), its ``kind`` and ``shape``.
+
+    ``kind`` is ``"float"`` (``data`` is float64), ``"exact"`` (dtype object
+    holding ``int``/``Fraction``) or ``"symbolic"`` (dtype object, some entries
+    sympy expressions, the rest ``int``/``Fraction``).
+    """
+
+    data: Any
+    kind: str
+    shape: tuple[int, ...]
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for extent in self.shape:
+            n *= extent
+        return n
+
+
+def _echo(text: str) -> str:
+    t = text.strip()
+    return repr(t if len(t) <= _ECHO else t[: _ECHO - 1] + "…")
+
+
+def _object_array(flat: list[Any], shape: tuple[int, ...]) -> Any:
+    import numpy as np
+
+    data = np.empty(len(flat), dtype=object)
+    data[:] = flat
+    return data.reshape(shape)
+
+
+def _too_many_symbols(option: str, text: str, count: int) -> InputError:
+    return InputError(
+        f"{option} {_echo(text)} would make {count} symbols; symbol ranges are limited to {MAX_RANGE_SYMBOLS}"
+    )
+
+
+def _too_many(option: str, text: str, count: int) -> InputError:
+    return InputError(
+        f"{option} {_echo(text)} has {count} entries; exact and symbolic arrays are limited to "
+        f"{MAX_ARRAY_ENTRIES} (use a .npy/.csv file for large numeric data)"
+    )
+
+
+def _symbol_range(text: str, option: str) -> ArrayValue | None:
+    """``x1:9`` or ``X:3x3`` as an array of sympy Symbols; None if the text is not a range."""
+    t = text.strip()
+    m = _RANGE_1D.match(t)
+    if m:
+        prefix, start, stop = m.group(1), int(m.group(2)), int(m.group(3))
+        if start > stop:
+            raise InputError(f"{option} {_echo(t)}: the range must count up, e.g. {prefix}1:9")
+        count = stop - start + 1
+        if count > MAX_RANGE_SYMBOLS:
+            raise _too_many_symbols(option, t, count)
+        import sympy
+
+        names = [f"{prefix}{i}" for i in range(start, stop + 1)]
+        return ArrayValue(_object_array([sympy.Symbol(name) for name in names], (count,)), "symbolic", (count,))
+    m = _RANGE_ND.match(t)
+    if not m:
+        return None
+    prefix = m.group(1).lower()
+    shape = tuple(int(part) for part in re.split("[xX]", m.group(2)))
+    if any(extent < 1 for extent in shape):
+        raise InputError(f"{option} {_echo(t)}: every extent must be at least 1")
+    count = 1
+    for extent in shape:
+        count *= extent
+        if count > MAX_RANGE_SYMBOLS:
+            raise _too_many_symbols(option, t, count)
+    import itertools
+
+    import sympy
+
+    joiner = "_" if len(shape) > 1 and max(shape) > 9 else ""
+    names = [
+        prefix + joiner.join(str(i + 1) for i in index)
+        for index in itertools.product(*(range(extent) for extent in shape))
+    ]
+    return ArrayValue(_object_array([sympy.Symbol(name) for name in names], shape), "symbolic", shape)
+
+
+class _Atoms:
+    """Turns entry tokens into values, remembering whether any symbol appeared."""
+
+    def __init__(self, option: str, text: str) -> None:
+        self.option = option
+        self.text = text
+        self.symbolic = False
+        self._symbols: dict[str, Any] = {}
+
+    def symbol(self, name: str) -> Any:
+        sym = self._symbols.get(name)
+        if sym is None:
+            import sympy
+
+            sym = self._symbols[name] = sympy.Symbol(name)
+        self.symbolic = True
+        return sym
+
+    def value(self, token: str, position: int) -> Any:
+        if _INT.match(token) and len(token) <= MAX_DIGITS:
+            return int(token)
+        sign, name = (token[0], token[1:]) if token[0] in "+-" else ("", token)
+        if is_name(name):
+            if name.lower() in _NON_FINITE:
+                raise InputError(
+                    f"{self.option} {_echo(self.text)}: {token!r} at character {position + 1} is not allowed; "
+                    "entries must be finite numbers or symbol names"
+                )
+            sym = self.symbol(name)
+            return -sym if sign == "-" else sym
+        try:
+            return parse_number(token, self.option)
+        except InputError as exc:
+            reason = str(exc).removeprefix(f"{self.option} {token!r} ")
+            raise InputError(
+                f"{self.option} {_echo(self.text)}: entry {token!r} at character {position + 1} {reason}; "
+                "entries are integers, decimals, fractions like 1/4 or names like k1"
+            ) from None
+
+
+def _scaled(factor: Any, value: Any) -> Any:
+    product = factor * value
+    if isinstance(product, Fraction) and product.denominator == 1:
+        return int(product)
+    return product
+
+
+def _sympy_number(value: Any) -> Any:
+    if isinstance(value, Fraction):
+        import sympy
+
+        return sympy.Rational(value.numerator, value.denominator)
+    return value
+
+
+def parse_array(text: str, option: str) -> ArrayValue:
+    """Parse an array literal or symbol range (see the forms above) into an :class:`ArrayValue`.
+
+    Iterative, bounded and never evaluates user text. Raises :class:`InputError`
+    (one line, naming ``option`` and where the problem is) for empty, ragged,
+    unbalanced or oversized arrays, NaN/Inf and unknown tokens.
+    """
+    if not text or not text.strip():
+        raise InputError(f"{option} is empty; write an array like [1,2,3], a range like x1:9, or a file name")
+    ranged = _symbol_range(text, option)
+    if ranged is not None:
+        return ranged
+
+    atoms = _Atoms(option, text)
+    factor: Any = None
+    body_start = 0
+    match = _FACTOR.match(text)
+    if match:
+        factor_text = match.group(1)
+        if "[" not in text[match.end():match.end() + 1]:
+            raise InputError(f"{option} {_echo(text)}: a factor must be followed by a bracketed array")
+        factor = atoms.value(factor_text, match.start(1))
+        body_start = match.end()
+    elif not text.lstrip().startswith("["):
+        raise InputError(
+            f"{option} {_echo(text)} is not an array: write [1,2,3], [[1,2],[3,4]], 1/4*[[1,1],[1,1]], "
+            "a range like x1:9 or X:3x3, or a .npy/.csv/.txt file"
+        )
+
+    open_counts: list[int] = []  # entries so far in each open list
+    lengths: dict[int, int] = {}  # list depth → length every list at that depth must have
+    leaf_depth: int | None = None
+    flat: list[Any] = []
+    expecting = True  # a value (or, straight after '[', a ']') is expected next
+    just_opened = False
+    closed = False
+
+    def fail(position: int, problem: str) -> InputError:
+        return InputError(f"{option} {_echo(text)}: {problem} at character {position + 1}")
+
+    for m in _TOKEN.finditer(text, body_start):
+        token, pos = m.group(), m.start()
+        if closed:
+            raise fail(pos, f"unexpected {token!r} after the closing ']'")
+        if token == "[":
+            if not expecting:
+                raise fail(pos, "missing ',' before '['")
+            if leaf_depth is not None and len(open_counts) >= leaf_depth:
+                raise fail(pos, "ragged array (a list where a number was expected)")
+            if len(open_counts) >= MAX_ARRAY_DIMS:
+                raise fail(pos, f"nesting deeper than {MAX_ARRAY_DIMS} levels")
+            open_counts.append(0)
+            expecting, just_opened = True, True
+        elif token == "]":
+            if not open_counts:
+                raise fail(pos, "unmatched ']'")
+            if expecting and not just_opened:
+                raise fail(pos, "missing entry after ','")
+            count = open_counts.pop()
+            if count == 0:
+                raise fail(pos, "empty array '[]'")
+            depth = len(open_counts)
+            expected = lengths.setdefault(depth, count)
+            if expected != count:
+                raise fail(pos, f"ragged array (this list has {count} entries, an earlier one at the same level has {expected})")
+            if open_counts:
+                open_counts[-1] += 1
+            else:
+                closed = True
+            expecting, just_opened = False, False
+        elif token == ",":
+            if not open_counts or expecting:
+                raise fail(pos, "unexpected ','")
+            expecting, just_opened = True, False
+        else:
+            if not open_counts:
+                raise fail(pos, f"{token!r} is outside the brackets")
+            if not expecting:
+                raise fail(pos, f"missing ',' before {token!r}")
+            depth = len(open_counts)
+            if leaf_depth is None:
+                leaf_depth = depth
+            elif depth != leaf_depth:
+                raise fail(pos, "ragged array (a number where a list was expected)")
+            if len(flat) >= MAX_ARRAY_ENTRIES:
+                raise _too_many(option, text, len(flat) + 1)
+            flat.append(atoms.value(token, pos))
+            open_counts[-1] += 1
+            expecting, just_opened = False, False
+    if open_counts:
+        raise InputError(f"{option} {_echo(text)}: {len(open_counts)} '[' not closed")
+    if not closed or leaf_depth is None:
+        raise InputError(f"{option} {_echo(text)}: empty array")
+
+    if factor is not None:
+        if atoms.symbolic:
+            factor = _sympy_number(factor)
+            flat = [_scaled(factor, _sympy_number(v)) for v in flat]
+        else:
+            flat = [_scaled(factor, v) for v in flat]
+    shape = tuple(lengths[d] for d in range(leaf_depth))
+    kind = "symbolic" if atoms.symbolic else "exact"
+    return ArrayValue(_object_array(flat, shape), kind, shape)
