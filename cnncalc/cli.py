@@ -185,6 +185,66 @@ def shape(
 
 @app.command(
     epilog=(
+        "Examples:  cnncalc toeplitz --W 9 --k k1:3  ·  "
+        "cnncalc toeplitz --W 9 --k k1:3 --p 1 --s 2  ·  "
+        "cnncalc toeplitz --W 3,3 --k '1/4*[[1,1],[1,1]]' --x '[[1,2,3],[4,5,6],[7,8,9]]'  ·  "
+        "cnncalc toeplitz --W 9 --k k1:3 --transpose --x g1:7  ·  "
+        "cnncalc toeplitz --W 9 --k k1:3 --latex  ·  "
+        "cnncalc toeplitz --W 256,256 --k '[[1,2,1],[2,4,2],[1,2,1]]' --json --sparse | jq '.result.nnz'"
+    )
+)
+def toeplitz(
+    W: Optional[str] = typer.Option(
+        None, "--W", "--input-size", help="Input size: 9, or one per dimension: 4,4 (default: the shape of --x)."
+    ),
+    k: str = typer.Option(
+        ..., "--k", "--kernel", help="Kernel: [1,2,3], [[1,0],[0,-1]], 1/4*[[1,1],[1,1]], k1:3 or K:3x3 (symbols)."
+    ),
+    p: str = typer.Option(
+        "0", "--p", "--padding", help="Padding: 1, valid, same, full, lo:hi (asymmetric), or one per dimension.",
+        autocompletion=_complete_padding,
+    ),
+    s: str = typer.Option("1", "--s", "--stride", help="Stride (default 1), or one per dimension."),
+    d: str = typer.Option("1", "--d", "--dilation", help="Dilation (default 1), or one per dimension."),
+    same_mode: str = typer.Option(
+        "torch", "--same-mode", help="Rule for --p same: torch (stride 1 only) or tf (TensorFlow SAME).",
+        autocompletion=_complete_same_mode,
+    ),
+    x: Optional[str] = typer.Option(
+        None, "--x", help="Also multiply by this vector/image and check the product against conv (with --transpose: an output-sized gradient g)."
+    ),
+    transpose: bool = typer.Option(
+        False, "--transpose", help="Show Mᵀ: the transposed convolution, the gradient w.r.t. the input."
+    ),
+    dense: bool = typer.Option(False, "--dense", help="JSON: force the dense nested-list matrix (refused above 4,000,000 entries)."),
+    sparse: bool = typer.Option(False, "--sparse", help="JSON: force the sparse COO form (default above 10,000 entries)."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+    latex_out: bool = typer.Option(False, "--latex", help="Print a bmatrix ready to paste (elided when large)."),
+) -> None:
+    """The matrix M of a convolution (x' = M·x on the flattened input), or its transpose, with its dimension."""
+    from cnncalc import literals
+    from cnncalc import toeplitz as core
+    from cnncalc.render import emit, toeplitz_view
+
+    fmt = _output(json_out, latex_out)
+    if dense and sparse:
+        raise InputError("--dense and --sparse cannot be combined; pick one layout")
+    result = core.toeplitz(
+        literals.parse_array(k, "--k"),
+        literals.parse_size_list(W, "--W") if W is not None else None,
+        pad=literals.parse_padding(p, "--p"),
+        s=literals.parse_size_list(s, "--s"),
+        d=literals.parse_size_list(d, "--d"),
+        transpose=transpose,
+        layout="dense" if dense else "sparse" if sparse else "auto",
+        vector=literals.parse_array(x, "--x") if x is not None else None,
+        same_mode=same_mode,
+    )
+    emit(env(), "toeplitz", toeplitz_view, result, fmt)
+
+
+@app.command(
+    epilog=(
         "Examples:  cnncalc conv --x x1:9 --k k1:3  ·  "
         "cnncalc conv --x x1:9 --k k1:3 --p 1 --s 2  ·  "
         "cnncalc conv --x '[[1,2,3],[4,5,6],[7,8,9]]' --k '1/4*[[1,1],[1,1]]'  ·  "
