@@ -42,7 +42,7 @@ def worked(spec: LayerSpec, dim: DimResult, i: int) -> str:
     W, K, s, d, lo, hi = dim.W, dim.K, dim.s, dim.d, dim.pad_lo, dim.pad_hi
     key = _rule_key(spec, i)
     if key == "transposed":
-        op = f" + {dim.output_padding}" if dim.output_padding else ""
+        op = f" + {dim.output_padding} (output padding)" if dim.output_padding else ""
         pads = f" − 2·{lo}" if lo == hi and lo else (f" − {lo} − {hi}" if lo != hi else "")
         return f"({W} − 1)·{s}{pads} + {d}·({K} − 1){op} + 1 = {dim.output}"
     if key == "tf-same":
