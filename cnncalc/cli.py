@@ -71,6 +71,18 @@ def _root(
 
 JSON_HELP = "Print one JSON document {schema_version, command, input, result}."
 
+# Options that conv and toeplitz share (Typer reads these defaults; they are never mutated).
+WINDOW_PADDING = typer.Option(
+    "0", "--p", "--padding", help="Padding: 1, valid, same, full, lo:hi (asymmetric), or one per dimension.",
+    autocompletion=_complete_padding,
+)
+WINDOW_STRIDE = typer.Option("1", "--s", "--stride", help="Stride (default 1), or one per dimension.")
+WINDOW_DILATION = typer.Option("1", "--d", "--dilation", help="Dilation (default 1), or one per dimension.")
+SAME_MODE = typer.Option(
+    "torch", "--same-mode", help="Rule for --p same: torch (stride 1 only) or tf (TensorFlow SAME).",
+    autocompletion=_complete_same_mode,
+)
+
 
 def _output(json_out: bool, latex_out: bool = False, csv_out: bool = False) -> Any:
     from cnncalc.render import Format
@@ -119,10 +131,7 @@ def shape(
     output_padding: str = typer.Option("0", "--output-padding", help="Extra size on one side of a transposed output."),
     pool: Optional[str] = typer.Option(None, "--pool", help="Pooling layer: max or avg.", autocompletion=_complete_pool),
     ceil_mode: bool = typer.Option(False, "--ceil-mode", help="Pooling rounds the window count up (PyTorch ceil_mode)."),
-    same_mode: str = typer.Option(
-        "torch", "--same-mode", help="Rule for --p same: torch (stride 1 only) or tf (TensorFlow SAME).",
-        autocompletion=_complete_same_mode,
-    ),
+    same_mode: str = SAME_MODE,
     solve: Optional[str] = typer.Option(
         None, "--solve", help="Solve for p (padding) or output-padding so the output is --target.",
         autocompletion=_complete_solve,
@@ -200,16 +209,10 @@ def toeplitz(
     k: str = typer.Option(
         ..., "--k", "--kernel", help="Kernel: [1,2,3], [[1,0],[0,-1]], 1/4*[[1,1],[1,1]], k1:3 or K:3x3 (symbols)."
     ),
-    p: str = typer.Option(
-        "0", "--p", "--padding", help="Padding: 1, valid, same, full, lo:hi (asymmetric), or one per dimension.",
-        autocompletion=_complete_padding,
-    ),
-    s: str = typer.Option("1", "--s", "--stride", help="Stride (default 1), or one per dimension."),
-    d: str = typer.Option("1", "--d", "--dilation", help="Dilation (default 1), or one per dimension."),
-    same_mode: str = typer.Option(
-        "torch", "--same-mode", help="Rule for --p same: torch (stride 1 only) or tf (TensorFlow SAME).",
-        autocompletion=_complete_same_mode,
-    ),
+    p: str = WINDOW_PADDING,
+    s: str = WINDOW_STRIDE,
+    d: str = WINDOW_DILATION,
+    same_mode: str = SAME_MODE,
     x: Optional[str] = typer.Option(
         None, "--x", help="Also multiply by this vector/image and check the product against conv (with --transpose: an output-sized gradient g)."
     ),
@@ -262,16 +265,10 @@ def conv(
         ..., "--k", "--kernel",
         help="Kernel: [1,0,-1], 1/4*[[1,1],[1,1]], k1:3, K:3x3, or a file; (C_out, C_in, kH, kW) with x (C_in, H, W).",
     ),
-    p: str = typer.Option(
-        "0", "--p", "--padding", help="Padding: 1, valid, same, full, lo:hi (asymmetric), or one per dimension.",
-        autocompletion=_complete_padding,
-    ),
-    s: str = typer.Option("1", "--s", "--stride", help="Stride (default 1), or one per dimension."),
-    d: str = typer.Option("1", "--d", "--dilation", help="Dilation (default 1), or one per dimension."),
-    same_mode: str = typer.Option(
-        "torch", "--same-mode", help="Rule for --p same: torch (stride 1 only) or tf (TensorFlow SAME).",
-        autocompletion=_complete_same_mode,
-    ),
+    p: str = WINDOW_PADDING,
+    s: str = WINDOW_STRIDE,
+    d: str = WINDOW_DILATION,
+    same_mode: str = SAME_MODE,
     flip: bool = typer.Option(False, "--flip", help="Flip the kernel: signal-processing convolution, not cross-correlation."),
     explain: bool = typer.Option(False, "--explain", help="Write out every output's window and dot product (up to 200)."),
     out: Optional[str] = typer.Option(None, "--out", help="Also write the output array to FILE (.npy or .csv)."),

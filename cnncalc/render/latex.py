@@ -8,7 +8,7 @@ from typing import Sequence
 MAX_SIDE = 8
 
 
-def _elide(n: int, keep: int) -> list[int | None]:
+def elide(n: int, keep: int) -> list[int | None]:
     """Indices to show out of n, with None where an ellipsis goes."""
     if n <= keep:
         return list(range(n))
@@ -21,8 +21,8 @@ def bmatrix(rows: Sequence[Sequence[str]], max_side: int = MAX_SIDE) -> str:
     """A bmatrix of already-formatted entries; large ones keep the corners and elide the middle."""
     nrows = len(rows)
     ncols = len(rows[0]) if nrows else 0
-    row_idx = _elide(nrows, max_side)
-    col_idx = _elide(ncols, max_side)
+    row_idx = elide(nrows, max_side)
+    col_idx = elide(ncols, max_side)
     lines = []
     for r in row_idx:
         cells = []

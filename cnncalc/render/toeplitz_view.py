@@ -41,15 +41,6 @@ def _sizes(values: Sequence[Any], sep: str = " × ") -> str:
     return sep.join(str(v) for v in values)
 
 
-def _elide(n: int, keep: int) -> list[int | None]:
-    """Indices to show out of n, with None where an ellipsis goes (head, …, tail)."""
-    if n <= keep:
-        return list(range(n))
-    head = keep // 2
-    tail = keep - head - 1
-    return list(range(head)) + [None] + list(range(n - tail, n))
-
-
 def _label(prefix: str, flat: int, shape: tuple[int, ...]) -> str:
     """1-based name of a flattened position: x3 in 1D, x(2,3) in 2D."""
     if len(shape) == 1:
@@ -174,8 +165,8 @@ def _matrix_table(matrix: ConvMatrix) -> list[Block]:
     n_rows, n_cols = matrix.shape
     max_cols = max(4, (TEXT_MAX_WIDTH - 10) // (_cell_width(matrix) + 3))
     preview = n_rows > TEXT_MAX_ROWS or n_cols > max_cols
-    rows = _elide(n_rows, PREVIEW_ROWS) if preview else list(range(n_rows))
-    cols = _elide(n_cols, min(PREVIEW_COLS, max_cols)) if preview else list(range(n_cols))
+    rows = tex.elide(n_rows, PREVIEW_ROWS) if preview else list(range(n_rows))
+    cols = tex.elide(n_cols, min(PREVIEW_COLS, max_cols)) if preview else list(range(n_cols))
     real_rows = [r for r in rows if r is not None]
     real_cols = [c for c in cols if c is not None]
     values, is_tap = matrix.block(real_rows, real_cols)
