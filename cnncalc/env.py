@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
 from typing import IO
 
 
@@ -20,21 +19,27 @@ def _isatty(stream: IO[str]) -> bool:
         return False
 
 
-@dataclass
 class Environment:
-    stdin: IO[str] = field(default_factory=lambda: sys.stdin)
-    stdout: IO[str] = field(default_factory=lambda: sys.stdout)
-    stderr: IO[str] = field(default_factory=lambda: sys.stderr)
-    stdout_isatty: bool | None = None
-    #: NO_COLOR (https://no-color.org): any non-empty value turns colour off.
-    no_color: bool | None = None
-    width: int | None = None
+    """Streams plus what we know about the terminal; None means "detect it"."""
 
-    def __post_init__(self) -> None:
-        if self.stdout_isatty is None:
-            self.stdout_isatty = _isatty(self.stdout)
-        if self.no_color is None:
-            self.no_color = bool(os.environ.get("NO_COLOR")) or os.environ.get("TERM") == "dumb"
+    def __init__(
+        self,
+        stdin: IO[str] | None = None,
+        stdout: IO[str] | None = None,
+        stderr: IO[str] | None = None,
+        stdout_isatty: bool | None = None,
+        no_color: bool | None = None,
+        width: int | None = None,
+    ) -> None:
+        self.stdin = stdin if stdin is not None else sys.stdin
+        self.stdout = stdout if stdout is not None else sys.stdout
+        self.stderr = stderr if stderr is not None else sys.stderr
+        self.stdout_isatty = _isatty(self.stdout) if stdout_isatty is None else stdout_isatty
+        #: NO_COLOR (https://no-color.org): any non-empty value turns colour off.
+        if no_color is None:
+            no_color = bool(os.environ.get("NO_COLOR")) or os.environ.get("TERM") == "dumb"
+        self.no_color = no_color
+        self.width = width
 
     @property
     def rich(self) -> bool:

@@ -8,7 +8,6 @@ until a symbolic code path turns them into ``sympy.Symbol`` objects.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -142,18 +141,27 @@ _NON_FINITE = {"nan", "inf", "infinity"}
 _ECHO = 60
 
 
-@dataclass(frozen=True, eq=False)
 class ArrayValue:
     """An array the user gave: ``data`` (numpy), its ``kind`` and ``shape``.
 
     ``kind`` is ``"float"`` (``data`` is float64), ``"exact"`` (dtype object
     holding ``int``/``Fraction``) or ``"symbolic"`` (dtype object, some entries
-    sympy expressions, the rest ``int``/``Fraction``).
+    sympy expressions, the rest ``int``/``Fraction``). Read-only; a plain class,
+    not a dataclass, since this module is on the import path of ``shape`` and TAB.
     """
 
-    data: Any
-    kind: str
-    shape: tuple[int, ...]
+    __slots__ = ("data", "kind", "shape")
+
+    def __init__(self, data: Any, kind: str, shape: tuple[int, ...]) -> None:
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "shape", tuple(shape))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"ArrayValue is read-only; cannot set {name}")
+
+    def __repr__(self) -> str:
+        return f"ArrayValue(kind={self.kind!r}, shape={self.shape!r})"
 
     @property
     def ndim(self) -> int:

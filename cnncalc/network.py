@@ -492,7 +492,7 @@ def solve_padding(spec: sizes.LayerSpec, target: int) -> Solved:
     found = []
     for total in range(max(base - s, 0), max(base + 2 * s, 0) + 1):
         lo = total // 2
-        candidate = replace(spec, pad=(PadSpec(lo=lo, hi=total - lo),))
+        candidate = spec._replace(pad=(PadSpec(lo=lo, hi=total - lo),))
         try:
             out = sizes.layer_shape(candidate).output[0]
         except InputError:
@@ -508,12 +508,12 @@ def solve_output_padding(spec: sizes.LayerSpec, target: int) -> Solved:
     _fixed_spec(spec, "output-padding")
     if spec.kind != "transposed":
         raise InputError("--solve output-padding needs --transposed")
-    dim = sizes.layer_shape(replace(spec, output_padding=(0,))).dims[0]
+    dim = sizes.layer_shape(spec._replace(output_padding=(0,))).dims[0]
     op = target - dim.output
     found = []
     if op >= 0:
         try:
-            out = sizes.layer_shape(replace(spec, output_padding=(op,))).output[0]
+            out = sizes.layer_shape(spec._replace(output_padding=(op,))).output[0]
             found.append(PadSolution(op, op, out))
         except InputError:
             pass

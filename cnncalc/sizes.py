@@ -19,8 +19,7 @@ ATen ``pooling_output_shape_pad_lr``)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from cnncalc.errors import InputError
 
@@ -113,10 +112,12 @@ def full_padding(K: Size, d: Size = 1) -> tuple[Size, Size]:
 
 # ---------------------------------------------------------------------------
 # A whole layer, per spatial dimension, with PyTorch's validation.
+#
+# Records are NamedTuples rather than dataclasses: `cnncalc shape` and TAB
+# completion import this module, and each dataclass costs about 1 ms to create.
 
 
-@dataclass(frozen=True)
-class PadSpec:
+class PadSpec(NamedTuple):
     """Padding as the user wrote it for one dimension: a word, or lo/hi amounts."""
 
     word: str | None = None  # "valid" | "same" | "full" | None
@@ -129,8 +130,7 @@ class PadSpec:
         return str(self.lo) if self.lo == self.hi else f"{self.lo}:{self.hi}"
 
 
-@dataclass(frozen=True)
-class LayerSpec:
+class LayerSpec(NamedTuple):
     """One sliding-window layer: per-dimension sizes plus the kind of layer."""
 
     W: tuple[Size, ...]
@@ -145,8 +145,7 @@ class LayerSpec:
     output_padding: tuple[Size, ...] = ()
 
 
-@dataclass(frozen=True)
-class DimResult:
+class DimResult(NamedTuple):
     """The size arithmetic of one spatial dimension."""
 
     W: Size
@@ -163,14 +162,12 @@ class DimResult:
     output_padding: Size = 0
 
 
-@dataclass(frozen=True)
-class ShapeResult:
+class ShapeResult(NamedTuple):
     """Per-dimension results of :func:`layer_shape` plus what was asked."""
 
     spec: LayerSpec
     dims: tuple[DimResult, ...]
     symbolic: bool = False
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def output(self) -> tuple[Size, ...]:
@@ -351,16 +348,12 @@ def _symbolize(spec: LayerSpec) -> LayerSpec:
     def pad(p: PadSpec) -> PadSpec:
         return PadSpec(p.word, sym(p.lo, nonnegative=True), sym(p.hi, nonnegative=True))
 
-    return LayerSpec(
+    return spec._replace(
         W=tuple(sym(v, positive=True) for v in spec.W),
         K=tuple(sym(v, positive=True) for v in spec.K),
         pad=tuple(pad(p) for p in spec.pad),
         s=tuple(sym(v, positive=True) for v in spec.s),
         d=tuple(sym(v, positive=True) for v in spec.d),
-        kind=spec.kind,
-        pool=spec.pool,
-        ceil_mode=spec.ceil_mode,
-        same_mode=spec.same_mode,
         output_padding=tuple(sym(v, nonnegative=True) for v in spec.output_padding),
     )
 

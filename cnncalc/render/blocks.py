@@ -1,12 +1,14 @@
 """A tiny document model shared by every view: lines and tables with styles.
 
+Plain classes, not dataclasses, because every command (and TAB completion's
+import path) loads this module and dataclass creation costs startup time.
+
 Views build these; :mod:`cnncalc.render.output` prints them either through rich
 (on a terminal) or as aligned plain text (in a pipe), so no view knows which.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Union
 
 #: Style names views may use; the rich backend maps them to colours, plain text ignores them.
@@ -15,24 +17,34 @@ STYLES = ("answer", "heading", "dim", "note", "warn", "code", "tap")
 Cell = Union[str, tuple[str, str]]  # text, or (text, style)
 
 
-@dataclass
 class Line:
     """One line (or several, separated by newlines) of text with an optional style."""
 
-    text: str = ""
-    style: str | None = None
+    __slots__ = ("text", "style")
+
+    def __init__(self, text: str = "", style: str | None = None) -> None:
+        self.text = text
+        self.style = style
 
 
-@dataclass
 class Table:
-    """Rows of cells under column headers."""
+    """Rows of cells under column headers; ``right`` lists columns to right-align (numbers)."""
 
-    columns: list[str]
-    rows: list[list[Cell]] = field(default_factory=list)
-    title: str | None = None
-    show_header: bool = True
-    #: columns to right-align (numbers)
-    right: tuple[int, ...] = ()
+    __slots__ = ("columns", "rows", "title", "show_header", "right")
+
+    def __init__(
+        self,
+        columns: list[str],
+        rows: list[list[Cell]] | None = None,
+        title: str | None = None,
+        show_header: bool = True,
+        right: tuple[int, ...] = (),
+    ) -> None:
+        self.columns = columns
+        self.rows = rows if rows is not None else []
+        self.title = title
+        self.show_header = show_header
+        self.right = right
 
 
 Block = Union[Line, Table]
