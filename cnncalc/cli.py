@@ -299,6 +299,75 @@ def conv(
     emit(env(), "conv", conv_view, conv_view.Report(result, explain=explain, out_path=out), fmt)
 
 
+def _complete_graph(incomplete: str) -> list[str]:
+    return [w for w in ("dot", "mermaid") if w.startswith(incomplete)]
+
+
+@app.command(
+    epilog=(
+        "Examples:  cnncalc backprop \"g = x + y; f = g * z\" --at x=-2,y=5,z=-4  ·  "
+        "cnncalc backprop \"(x+y)*z\"  (symbolic gradients)  ·  "
+        "cnncalc backprop \"relu(w*x + b)\" --at w=2,x=-1,b=2 --check  ·  "
+        "cnncalc backprop \"(x+y)*z\" --at x=-2,y=5,z=-4 --graph dot | dot -Tpng -o graph.png  ·  "
+        "cnncalc backprop --file net.txt --at x=1 --json | jq .result.gradients"
+    )
+)
+def backprop(
+    program: Optional[str] = typer.Argument(
+        None, help="Expression or staged program: \"(x+y)*z\" or \"g = x + y; f = g * z\" (';' or newlines)."
+    ),
+    at: list[str] = typer.Option(
+        [], "--at", help="Input values, name=value[,name=value] (repeatable). Without --at gradients are symbolic."
+    ),
+    file: Optional[str] = typer.Option(None, "--file", help="Read the program from a file ('-' for stdin)."),
+    check: bool = typer.Option(False, "--check", help="Compare each gradient with a central difference."),
+    graph: Optional[str] = typer.Option(
+        None, "--graph", help="Print the graph as dot (Graphviz) or mermaid source instead of the tables.",
+        autocompletion=_complete_graph,
+    ),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+    latex_out: bool = typer.Option(False, "--latex", help="Print the forward and backward steps as a LaTeX align block."),
+) -> None:
+    """Forward values and chain-rule gradients of every stage of an expression, with its graph."""
+    from cnncalc import backprop as core
+    from cnncalc import literals
+    from cnncalc.render import emit
+    from cnncalc.render.backprop_view import BackpropOutput, BackpropView
+
+    fmt = _output(json_out, latex_out)
+    if graph is not None and graph not in ("dot", "mermaid"):
+        raise InputError(f"--graph {graph} is not a graph format; use dot or mermaid")
+    if (program is None) == (file is None):
+        raise InputError("give the program either as an argument or with --file (not both)")
+    text = program if program is not None else _read_spec("@" + file, "--file")
+    values = literals.parse_assignments(at, "--at") if at else None
+    if check and values is None:
+        raise InputError("--check needs --at values: the numerical check runs at a point")
+    graph_ = core.parse(text, "program")
+    try:
+        trace = core.evaluate(graph_, values) if values is not None else core.evaluate_symbolic(graph_)
+    except InputError as exc:
+        raise InputError(f"--at: {exc}" if values is not None else str(exc)) from None
+    gradient_check = core.gradient_check(graph_, values) if check else None
+    emit(env(), "backprop", BackpropView(graph), BackpropOutput(trace, gradient_check, text, values), fmt)
+
+
+@app.command(epilog="Examples:  cnncalc demo  ·  cnncalc demo | less")
+def demo() -> None:
+    """Work through a backprop-and-CNN discussion live: every number comes from the real calculator."""
+    from cnncalc import demo as tour
+    from cnncalc.render.blocks import Line
+    from cnncalc.render.output import write_blocks
+
+    environment = env()
+    for step in tour.STEPS:
+        write_blocks(environment, [Line(""), Line(step.title, "heading"), Line(step.why, "dim"),
+                                   Line(f"$ {step.command}", "code")])
+        code = run(list(step.argv), environment)
+        if code != 0:
+            raise typer.Exit(code)
+
+
 # --- entry point ---------------------------------------------------------
 
 
@@ -321,6 +390,7 @@ def run(argv: list[str] | None = None, environment: Environment | None = None) -
     global _env
     from typer._click import exceptions as click_exceptions  # typer 0.26–0.28 vendor click here
 
+    outer = _env  # `demo` runs commands through here while its own run is active
     _env = environment or Environment()
     try:
         rv = app(args=argv, prog_name="cnncalc", standalone_mode=False)
@@ -345,7 +415,7 @@ def run(argv: list[str] | None = None, environment: Environment | None = None) -
             raise
         return _fail(_env, f"internal error ({type(exc).__name__}: {exc}); set CNNCALC_DEBUG=1 for details", 1)
     finally:
-        _env = None
+        _env = outer
 
 
 def _silence_stdout() -> None:

@@ -102,6 +102,21 @@ def parse_number(text: str, option: str) -> int | Fraction:
     return int(value) if value.denominator == 1 else value
 
 
+def parse_assignments(texts: list[str], option: str) -> dict[str, int | Fraction]:
+    """``x=-2,y=5`` (repeatable) → {"x": -2, "y": 5}; values are exact numbers."""
+    values: dict[str, int | Fraction] = {}
+    for text in texts:
+        for part in text.split(","):
+            name, eq, value = part.partition("=")
+            name = name.strip()
+            if not eq or not is_name(name) or not value.strip():
+                raise InputError(f"{option} {part.strip()!r} is not name=value, e.g. {option} x=-2,y=5")
+            if name in values:
+                raise InputError(f"{option} gives {name} twice")
+            values[name] = parse_number(value, f"{option} {name}=")
+    return values
+
+
 # ---------------------------------------------------------------------------
 # Arrays: nested-bracket literals and symbol ranges.
 #

@@ -1,0 +1,297 @@
+"""How ``cnncalc backprop`` shows a trace: forward table, backward (chain-rule) table,
+final gradients, a drawing of the graph, DOT/Mermaid source, LaTeX and JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cnncalc.backprop import KINK, TIE, GradientCheck, Node, Trace
+from cnncalc.render import latex as tex
+from cnncalc.render.blocks import Block, Line, Table
+from cnncalc.render.values import show, show_tex
+
+#: Larger programs get their tables cut to the first and last rows and no drawing.
+MAX_TABLE_ROWS = 60
+MAX_DRAWN_NODES = 40
+LATEX_INFIX = {"add": "+", "sub": "-", "mul": r"\cdot"}
+FLAG_TEXT = {KINK: "kink: derivative taken as 0 (PyTorch)", TIE: "tie: gradient split 0.5/0.5 (PyTorch)"}
+
+
+def _v(value: Any) -> str:
+    return "—" if value is None else show(value)
+
+
+def _factor(value: Any) -> str:
+    """A value as one factor of a product: negative numbers and sums get parentheses."""
+    text = _v(value)
+    body = text[1:] if text.startswith("-") else text
+    if text.startswith("-") or " + " in body or " - " in body:
+        return f"({text})"
+    return text
+
+
+def _inputs_text(trace: Trace, node: Node) -> str:
+    names = trace.graph.names
+    return ", ".join(f"{names[j]} = {_v(trace.node(j).value)}" for j in node.inputs)
+
+
+def _operation(node: Node) -> str:
+    if node.op == "input":
+        return "input"
+    if node.op == "const":
+        return "constant"
+    return node.formula
+
+
+def _cut(rows: list[list[Any]], width: int) -> list[list[Any]]:
+    """Keep the first and last rows of a long table, with one row saying how many were left out."""
+    if len(rows) <= MAX_TABLE_ROWS:
+        return rows
+    head = rows[: MAX_TABLE_ROWS // 2]
+    tail = rows[-MAX_TABLE_ROWS // 2 :]
+    gap = [(f"… {len(rows) - len(head) - len(tail)} more rows …", "dim")] + [""] * (width - 1)
+    return head + [gap] + tail
+
+
+def _forward_table(trace: Trace) -> Table:
+    table = Table(["stage", "operation", "inputs", "value"], right=(3,), title="Forward pass")
+    rows = []
+    for node in trace.nodes:
+        flags = "  [" + ", ".join(node.flags) + "]" if node.flags else ""
+        rows.append([node.name, _operation(node), _inputs_text(trace, node), (_v(node.value) + flags, "answer")])
+    table.rows = _cut(rows, 4)
+    return table
+
+
+def _backward_rows(trace: Trace) -> list[list[Any]]:
+    """One row per edge the gradient flows along, gate by gate in reverse topological order.
+
+    A node's total appears on the row that delivers its last contribution,
+    with the count when several contributions add up at a fork.
+    """
+    names = trace.graph.names
+    out_name = names[trace.output]
+    nodes = {i: trace.node(i) for i in trace.backward_order()}
+    if trace.output not in nodes:
+        return []  # the output depends on no input: nothing flows back
+    remaining = {i: len(n.contributions) for i, n in nodes.items()}
+    rows = [[out_name, "", "", "", f"∂{out_name}/∂{out_name} = 1 (seed)", (_v(nodes[trace.output].grad), "answer")]]
+    for i in trace.backward_order():
+        gate = nodes[i]
+        if gate.local_grads is None:
+            continue
+        for slot, j in enumerate(gate.inputs):
+            local = gate.local_grads[slot]
+            if local is None or j not in nodes:
+                continue
+            contribution = next(c for c in nodes[j].contributions if c.consumer == i and c.slot == slot)
+            remaining[j] -= 1
+            total = ""
+            if remaining[j] == 0:
+                count = len(nodes[j].contributions)
+                total = _v(nodes[j].grad) + (f"  (sum of {count})" if count > 1 else "")
+            rows.append(
+                [
+                    gate.name,
+                    _v(contribution.upstream),
+                    names[j],
+                    _v(local),
+                    f"{_factor(contribution.upstream)} · {_factor(local)} = {_v(contribution.value)}",
+                    (total, "answer") if total else "",
+                ]
+            )
+    return rows
+
+
+def _backward_table(trace: Trace) -> Table:
+    out = trace.graph.names[trace.output]
+    table = Table(
+        ["gate", f"upstream ∂{out}/∂gate", "input", "local ∂gate/∂input", "chain rule", f"∂{out}/∂input"],
+        title="Backward pass (reverse topological order; gradients add at forks)",
+    )
+    table.rows = _cut(_backward_rows(trace), 6)
+    return table
+
+
+def draw(trace: Trace) -> list[str]:
+    """The graph as a tree from the output back to the inputs; a shared node is drawn once.
+
+    Iterative depth-first walk (no recursion), children in argument order.
+    """
+    names = trace.graph.names
+    seen: set[int] = set()
+    lines: list[str] = []
+    stack: list[tuple[int, str, str]] = [(trace.output, "", "")]
+    while stack:
+        i, lead, child_lead = stack.pop()
+        node = trace.node(i)
+        label = names[i] if node.op in ("input", "const") else f"{names[i]} = {node.formula}"
+        if i in seen:
+            lines.append(f"{lead}{label}  (shared, drawn above)")
+            continue
+        seen.add(i)
+        lines.append(f"{lead}{label}   value {_v(node.value)}   grad {_v(node.grad)}")
+        children = list(node.inputs)
+        for position in range(len(children) - 1, -1, -1):
+            last = position == len(children) - 1
+            stack.append((children[position], child_lead + ("└── " if last else "├── "),
+                          child_lead + ("    " if last else "│   ")))
+    return lines
+
+
+def _label(trace: Trace, i: int) -> tuple[str, str, str]:
+    node = trace.node(i)
+    head = trace.graph.names[i] if node.op in ("input", "const") else f"{trace.graph.names[i]} = {node.formula}"
+    return head, f"value {_v(node.value)}", f"grad {_v(node.grad)}"
+
+
+def dot(trace: Trace) -> str:
+    """Graphviz source: one box per node labelled with its value and gradient."""
+    lines = ["digraph backprop {", "  rankdir=LR;", "  node [shape=box, fontname=monospace];"]
+    for i in range(len(trace.graph)):
+        label = "\\n".join(part.replace("\\", "\\\\").replace('"', '\\"') for part in _label(trace, i))
+        lines.append(f'  n{i} [label="{label}"];')
+    for i, args in enumerate(trace.graph.args):
+        lines.extend(f"  n{j} -> n{i};" for j in args)
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def mermaid(trace: Trace) -> str:
+    """Mermaid flowchart source with the same labels as the DOT output."""
+    lines = ["flowchart LR"]
+    for i in range(len(trace.graph)):
+        label = "<br/>".join(part.replace('"', "#quot;") for part in _label(trace, i))
+        lines.append(f'  n{i}["{label}"]')
+    for i, args in enumerate(trace.graph.args):
+        lines.extend(f"  n{j} --> n{i}" for j in args)
+    return "\n".join(lines)
+
+
+def _check_blocks(check: GradientCheck) -> list[Block]:
+    table = Table(["input", "central difference", "backprop", "abs error", "rel error"], right=(1, 2, 3, 4),
+                  title=f"Gradient check (central differences, h = {check.h:g})")
+    for row in check.rows:
+        table.rows.append([row.name, show(row.numeric), show(row.analytic), f"{row.abs_error:.3g}",
+                           f"{row.rel_error:.3g}"])
+    return [table, Line(f"max abs error {check.max_abs_error:.3g}, max rel error {check.max_rel_error:.3g}", "note")]
+
+
+class BackpropView:
+    """View of a backprop result; ``graph`` is None (terminal drawing) or "dot"/"mermaid"."""
+
+    def __init__(self, graph: str | None = None) -> None:
+        self.graph = graph
+
+    def text(self, result: "BackpropOutput") -> list[Block]:
+        trace = result.trace
+        if self.graph == "dot":
+            return [Line(dot(trace))]
+        if self.graph == "mermaid":
+            return [Line(mermaid(trace))]
+        out = trace.graph.names[trace.output]
+        blocks: list[Block] = [Line(f"{out} = {_v(trace.value)}", "answer"), _forward_table(trace),
+                               _backward_table(trace)]
+        gradients = ", ".join(f"∂{out}/∂{name} = {_v(g)}" for name, g in trace.gradients().items())
+        blocks.append(Line(f"Gradients: {gradients}" if gradients else "No inputs: nothing to differentiate.",
+                           "answer"))
+        for node in trace.nodes:
+            blocks.extend(Line(f"note: {node.name}: {FLAG_TEXT[f]}", "warn") for f in node.flags)
+        if len(trace.graph) <= MAX_DRAWN_NODES:
+            blocks.append(Line("Computation graph (output first; each node: value, gradient)", "heading"))
+            blocks.extend(Line(line) for line in draw(trace))
+        else:
+            blocks.append(Line(f"({len(trace.graph)} nodes: too many to draw; try --graph dot)", "dim"))
+        if result.check is not None:
+            blocks.extend(_check_blocks(result.check))
+        return blocks
+
+    def json(self, result: "BackpropOutput") -> tuple[dict, dict]:
+        trace = result.trace
+        nodes = [
+            {
+                "id": n.id,
+                "name": n.name,
+                "op": n.op,
+                "formula": n.formula,
+                "inputs": list(n.inputs),
+                "value": n.value,
+                "grad": n.grad,
+                "local_grads": None if n.local_grads is None else list(n.local_grads),
+                "contributions": [
+                    {"from": c.consumer, "upstream": c.upstream, "local": c.local, "value": c.value}
+                    for c in n.contributions
+                ],
+                "flags": list(n.flags),
+            }
+            for n in trace.nodes
+        ]
+        body: dict[str, Any] = {
+            "value": trace.value,
+            "output": trace.graph.names[trace.output],
+            "gradients": trace.gradients(),
+            "symbolic": trace.symbolic,
+            "nodes": nodes,
+        }
+        if result.check is not None:
+            body["check"] = {
+                "h": result.check.h,
+                "rows": [
+                    {"input": r.name, "numeric": r.numeric, "analytic": r.analytic, "abs_error": r.abs_error,
+                     "rel_error": r.rel_error}
+                    for r in result.check.rows
+                ],
+                "max_abs_error": result.check.max_abs_error,
+                "max_rel_error": result.check.max_rel_error,
+            }
+        return {"program": result.program, "at": result.at}, body
+
+    def latex(self, result: "BackpropOutput") -> str:
+        """Forward values then every chain-rule step, as one align* block."""
+        trace = result.trace
+        names = trace.graph.names
+        out = names[trace.output]
+
+        def sym(name: str) -> str:
+            return name if len(name) == 1 else rf"\mathrm{{{name}}}"
+
+        def d(a: str, b: str) -> str:
+            return rf"\frac{{\partial {sym(a)}}}{{\partial {sym(b)}}}"
+
+        def formula(node: Node) -> str:
+            args = [sym(names[j]) for j in node.inputs]
+            if node.op in LATEX_INFIX:
+                return f"{args[0]} {LATEX_INFIX[node.op]} {args[1]}"
+            if node.op == "div":
+                return rf"\frac{{{args[0]}}}{{{args[1]}}}"
+            if node.op == "pow":
+                return f"{{{args[0]}}}^{{{args[1]}}}"
+            if node.op == "neg":
+                return f"-{args[0]}"
+            if node.op == "identity":
+                return args[0]
+            return rf"\operatorname{{{node.op}}}({', '.join(args)})"
+
+        lines = [r"&\textbf{Forward pass:}"]
+        for node in trace.nodes:
+            if node.op in ("input", "const"):
+                continue
+            lines.append(rf"{sym(node.name)} &= {formula(node)} = {show_tex(node.value)}")
+        lines.append(r"&\textbf{Backward pass:}")
+        for i in trace.backward_order():
+            node = trace.node(i)
+            if i == trace.output or not node.contributions:
+                continue
+            terms = [rf"{d(out, names[c.consumer])}\,{d(names[c.consumer], node.name)}" for c in node.contributions]
+            values = [rf"({show_tex(c.upstream)})({show_tex(c.local)})" for c in node.contributions]
+            lines.append(rf"{d(out, node.name)} &= {' + '.join(terms)} = {' + '.join(values)} = {show_tex(node.grad)}")
+        return tex.align(lines)
+
+
+class BackpropOutput:
+    """What the view needs: the trace, the optional gradient check, and the normalized input."""
+
+    __slots__ = ("trace", "check", "program", "at")
+
+    def __init__(self, trace: Trace, check: GradientCheck | None, program: str, at: dict[str, Any] | None) -> None:
+        self.trace, self.check, self.program, self.at = trace, check, program, at
