@@ -8,13 +8,20 @@ stage from sympy constructors (sympy is imported only there).
 ``gradient_check`` compares the analytic gradients with central differences.
 
 Semantics follow PyTorch: relu'(0) = 0, abs'(0) = 0, max/min split the
-gradient 0.5/0.5 at a tie, d/dy x**y = 0 at x = 0. Kinks (relu/abs at 0) and
-ties (max/min with equal arguments) are flagged. A node that depends on no
-input (a constant subexpression) gets no gradient (None), like a tensor
-without requires_grad. Every value and gradient is finite: division by zero,
-log/sqrt outside their domain, overflow or a non-finite result raise a
-DomainError naming the stage. Forward order is the node id order; the
-backward pass walks it in reverse, so there is no recursion anywhere.
+gradient 0.5/0.5 at a tie, and for x**y the derivative in y is 0 at x = 0
+and the derivative in x is 0 when y = 0. Kinks (relu/abs at 0) and ties
+(max/min with equal arguments) are flagged. A node that depends on no input
+(a constant subexpression) gets no gradient (None), like a tensor without
+requires_grad. Every value and gradient is finite: division by zero, log or
+sqrt outside their domain, d/dy x**y with x < 0, overflow or any other
+non-finite result raise a DomainError naming the stage. Forward order is the
+node id order; the backward pass walks it in reverse, so there is no
+recursion anywhere.
+
+Symbolic mode writes relu as Max(0, x) with derivative Heaviside(x, 0), abs'
+as sign(x), and max/min derivatives as Heaviside(a - b, 1/2), so substituting
+numbers reproduces the conventions above (except d/dy x**y = x**y*log(x),
+which is left in its textbook form and is undefined at x = 0).
 """
 
 from __future__ import annotations
@@ -84,10 +91,14 @@ class Trace:
     """Result of a forward and a backward pass, as per-node lists (index = id).
 
     ``values[i]`` is the node's value, ``grads[i]`` its gradient dL/dnode with
-    the output as L (None when it depends on no input), ``local_grads[i]``
-    its local gradients per input (None for leaves and for nodes the backward
-    pass does not reach; an entry is None for an input that depends on no
-    input). ``flags`` maps node ids to KINK/TIE flags.
+    the output as L (the output's is 1; None when the node depends on no
+    input; 0 for input-dependent nodes that do not lead to the output),
+    ``local_grads[i]`` its local gradients per input (None for leaves and for
+    nodes the backward pass does not visit; an entry is None for an input
+    that depends on no input). ``flags`` maps node ids to KINK/TIE flags;
+    ``reached[i]`` is 1 for the nodes the backward pass visits. Floats are
+    raw (a -0.0 may occur); ``value``, ``gradients()`` and ``node()`` show
+    -0.0 as 0.0.
     """
 
     graph: Graph
@@ -110,8 +121,8 @@ class Trace:
 
     def gradients(self) -> dict[str, Any]:
         """dL/dinput for every input, in order of first appearance."""
-        names, grads = self.graph.names, self.grads
-        return {names[i]: _clean(grads[i]) for i in self.graph.inputs}
+        grads = self.grads
+        return {name: _clean(grads[i]) for name, i in zip(self.graph.input_names(), self.graph.inputs)}
 
     def forward_order(self) -> list[int]:
         """Node ids in forward (topological) order."""
@@ -123,29 +134,30 @@ class Trace:
         return [i for i in range(self.graph.output, -1, -1) if reached[i]]
 
     @cached_property
-    def consumers(self) -> list[list[tuple[int, int]]]:
-        """For each node, the (consumer id, slot) pairs that use it, in id order."""
-        uses: list[list[tuple[int, int]]] = [[] for _ in range(len(self.graph))]
-        for i, args in enumerate(self.graph.args):
-            for slot, j in enumerate(args):
-                uses[j].append((i, slot))
-        return uses
+    def _contributions(self) -> list[tuple[Contribution, ...]]:
+        """Per node, its contributions, gathered in one walk in backward order."""
+        per: list[list[Contribution]] = [[] for _ in range(len(self.graph))]
+        args, grads, symbolic = self.graph.args, self.grads, self.symbolic
+        for i in self.backward_order():
+            local = self.local_grads[i]
+            if local is None:
+                continue
+            upstream = grads[i]
+            for slot, j in enumerate(args[i]):
+                d = local[slot]
+                if d is not None:
+                    product = _product(upstream, d, symbolic)
+                    per[j].append(Contribution(i, slot, _clean(upstream), _clean(d), _clean(product)))
+        return [tuple(c) for c in per]
 
     def contributions(self, i: int) -> tuple[Contribution, ...]:
         """The gradient contributions node ``i`` receives, one per use.
 
-        They are listed in the order the backward pass added them, so their
-        values sum exactly to ``grads[i]`` (except for the output, seeded 1).
+        They are listed in the order the backward pass added them (consumers
+        from last to first), so their values sum exactly to ``grads[i]``
+        (except for the output, whose gradient is the seed 1).
         """
-        result = []
-        for consumer, slot in reversed(self.consumers[i]):
-            local = self.local_grads[consumer]
-            if local is None or local[slot] is None:
-                continue
-            upstream = self.grads[consumer]
-            product = _product(upstream, local[slot], self.symbolic)
-            result.append(Contribution(consumer, slot, _clean(upstream), _clean(local[slot]), _clean(product)))
-        return tuple(sorted(result, key=lambda c: (-c.consumer, c.slot)))
+        return self._contributions[i]
 
     def node(self, i: int) -> Node:
         """A read-only view of node ``i``."""
@@ -182,7 +194,7 @@ def _clean(v: Any) -> Any:
 def _product(upstream: Any, local: Any, symbolic: bool) -> Any:
     """upstream * local, with sympy's constructor in symbolic mode."""
     if symbolic:
-        import sympy
+        import sympy  # already imported: the trace is symbolic
 
         return sympy.Mul(upstream, local)
     return upstream * local
@@ -470,10 +482,10 @@ def _backward(graph: Graph, values: list[float], dep: bytearray):
             a = args[i]
             if not a:
                 continue
-            g, o, fs = grads[i], values[i], partials[ops[i]]
+            g, op = grads[i], ops[i]
             j = a[0]
             if len(a) == 1:
-                d = fs[0](o, values[j])
+                d = partials[op][0](values[i], values[j])
                 if not -inf < d < inf:
                     raise _Undefined("the local gradient overflows a float")
                 total = grads[j] + g * d
@@ -485,25 +497,34 @@ def _backward(graph: Graph, values: list[float], dep: bytearray):
                 continue
             k = a[1]
             x, y = values[j], values[k]
-            d0 = d1 = None
-            if dep[j]:
-                d0 = fs[0](o, x, y)
-                if not -inf < d0 < inf:
+            if op == "mul":  # the commonest gates inline; the rest by table
+                d0, d1 = y, x
+            elif op == "add":
+                d0 = d1 = 1.0
+            elif op == "sub":
+                d0, d1 = 1.0, -1.0
+            else:
+                fs = partials[op]
+                d0 = fs[0](values[i], x, y) if dep[j] else 0.0
+                d1 = fs[1](values[i], x, y) if dep[k] else 0.0
+                if not (-inf < d0 < inf and -inf < d1 < inf):
                     raise _Undefined("the local gradient overflows a float")
+            if dep[j]:
                 total = grads[j] + g * d0
                 if not -inf < total < inf:
                     raise _Undefined("the gradient overflows a float")
                 grads[j] = total
                 reached[j] = 1
+            else:
+                d0 = None
             if dep[k]:
-                d1 = fs[1](o, x, y)
-                if not -inf < d1 < inf:
-                    raise _Undefined("the local gradient overflows a float")
                 total = grads[k] + g * d1
                 if not -inf < total < inf:
                     raise _Undefined("the gradient overflows a float")
                 grads[k] = total
                 reached[k] = 1
+            else:
+                d1 = None
             local[i] = (d0, d1)
     except _Undefined as exc:
         raise _stage_error(graph, i, values, exc.reason, exc.slots) from None
@@ -720,7 +741,7 @@ class _Symbolic:
                 shadows.append(graph.constants[i])
                 continue
             if op == "input":
-                values.append(sp.Symbol(graph.names[i], real=True))
+                values.append(sp.Symbol(graph.given_names[i], real=True))
                 shadows.append(None)
                 continue
             a = graph.args[i]
@@ -888,7 +909,7 @@ def gradient_check(program: Graph | str, at: Mapping[str, Any], h: float = 1e-6)
     point = _input_values(graph, at)
     rows = []
     for i in graph.inputs:
-        name, x = graph.names[i], point[i]
+        name, x = graph.given_names[i], point[i]
         up = _output_at(graph, {**point, i: x + h}, f"{name} = {_fmt(x)} + {h!r}")
         down = _output_at(graph, {**point, i: x - h}, f"{name} = {_fmt(x)} - {h!r}")
         numeric = (up - down) / (2.0 * h)

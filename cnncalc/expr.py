@@ -1,16 +1,25 @@
 """Safe parser for backprop programs: program text -> graph of stages.
 
-User text is data, never code. A regular-expression tokenizer and an iterative
-shunting-yard parser (explicit stacks, no recursion) accept only:
+User text is data, never code: nothing here calls eval, exec, compile or a
+sympy parser. A tokenizer and an iterative shunting-yard parser (explicit
+stacks, no recursion, so a 100,000-stage program or 1,000 nested parentheses
+are fine) accept only:
 
 * finite numeric literals (``3``, ``2.5``, ``.5``, ``1e-3``) and ASCII names;
 * ``+ - * / **`` (``**`` is right-associative and binds tighter than unary
   minus, as in Python: ``-x**2 == -(x**2)``), unary minus/plus, parentheses;
 * calls of a fixed set of functions with an exact number of arguments;
 * statements ``name = expression`` separated by ``;`` or newlines, where the
-  last statement may be a bare expression and is the output.
+  last statement may be a bare expression and is the output (a newline
+  inside parentheses continues the statement).
 
-Everything else is rejected with an ``InputError`` that points at the token.
+Everything else is rejected with an ``InputError`` that points at the token,
+as are inputs beyond the limits below (text length, nodes, nesting depth,
+literal size).
+
+Speed: a fast pass splits the text with ``str`` methods and keeps no token
+positions. If it rejects the text, an exact pass (a regular-expression
+tokenizer that counts tokens) parses it again to say where and why.
 
 Graph model: every node has an integer id (its index; ids are a topological
 order because operands are always created before the node that uses them), a
@@ -27,7 +36,9 @@ import itertools
 import keyword
 import math
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
+from functools import cached_property
 
 from cnncalc.errors import InputError
 
@@ -61,8 +72,9 @@ _TOKEN = re.compile(
     r"|\*\*|==|!=|<=|>=|//|:=|->|<<|>>"  # two-character operators
     r"|[^ \t\r\f\v]"  # any other single character, including "\n"
 )
-# Chunk boundaries for tokenizing: characters that never occur inside a token.
-_BOUNDARY = re.compile(r"[;\n),/]")
+# Chunk boundaries for tokenizing: characters that never occur inside a token
+# (a sign after e/E may belong to an exponent, a "*" next to "*" to "**").
+_BOUNDARY = re.compile(r"[;\n(),/ \t]|(?<![eE])[+-]|(?<!\*)\*\*?(?!\*)")
 _CHUNK = 1 << 16
 # Pieces without these characters can be split with str methods.
 _NOT_PLAIN = re.compile(r"[^A-Za-z0-9_.+\-*/(),;=\n \t\r]")
@@ -84,24 +96,38 @@ class Graph:
     input node ids in argument order. ``literals`` and ``constants`` give the
     text and float value of ``const`` nodes; ``stages`` are the ids the user
     named with ``name = ...``; ``inputs`` are the input node ids in order of
-    first appearance; ``output`` is the last statement's node.
+    first appearance; ``output`` is the last statement's node. ``names[i]``
+    is the node's name; automatic names are filled in on first use (a long
+    program that is only evaluated never needs them).
     """
 
     ops: list[str]
     args: list[tuple[int, ...]]
-    names: list[str]
+    given_names: list[str | None]  # None where an automatic name is due
     literals: dict[int, str]
     constants: dict[int, float]
     stages: set[int]
     inputs: list[int]
     output: int
+    taken: Collection[str] = ()  # names the user wrote, which automatic names avoid
 
     def __len__(self) -> int:
         return len(self.ops)
 
+    @cached_property
+    def names(self) -> list[str]:
+        """Name of every node: the given one, else t1, t2, ... skipping taken names."""
+        names = list(self.given_names)
+        unnamed = [i for i, name in enumerate(names) if name is None]
+        automatic = (f"t{n}" for n in itertools.count(1))
+        fresh = (name for name in automatic if name not in self.taken)
+        for i, name in zip(unnamed, fresh):
+            names[i] = name
+        return names
+
     def input_names(self) -> list[str]:
         """Names of the inputs, in order of first appearance."""
-        return [self.names[i] for i in self.inputs]
+        return [self.given_names[i] for i in self.inputs]
 
     def formula(self, i: int) -> str:
         """Right-hand side of node ``i`` written with its inputs' names."""
@@ -148,8 +174,7 @@ def parse(text: str, label: str = "expression") -> Graph:
     except _Fail:
         pass
     parser = _Parser(text, label)
-    exact = [_NL if tok == "\n" else tok for tok in tokens(text)]
-    return parser.run([parser.counted(exact)])
+    return parser.run(parser.exact_chunks())
 
 
 def tokens(text: str) -> list[str]:
@@ -286,9 +311,10 @@ _OPERAND, _OPERATOR, _START, _PENDING, _CALL = range(5)
 class _Parser:
     """Shunting-yard parser that builds the graph while it reduces operators.
 
-    ``run`` is the hot loop for the common tokens; the methods handle the
-    rest. Errors are raised as ``_Fail``. Only the exact pass (``counted``
-    tokens) knows token positions, so only it turns them into InputErrors.
+    ``loop`` is the hot loop for the common tokens; the methods handle the
+    rest. Errors are raised as ``_Fail``. Only the exact pass
+    (``exact_chunks``) knows token positions, so only it turns them into
+    InputErrors.
     """
 
     def __init__(self, text: str, label: str) -> None:
@@ -304,7 +330,7 @@ class _Parser:
         self.operands: list[int] = []  # node ids
         self.stack: list[str] = []  # pending operators and "(" sentinels
         self.frames: list[list] = []  # per open "(": [function or None, commas, token index]
-        self.k = 0  # index of the current token (exact pass only)
+        self.k = -1  # index of the current token (exact pass only)
         self.prev: str | None = None  # the token before it (exact pass only)
         self.exact = False
         self.target: str | None = None  # stage name of the current statement
@@ -314,15 +340,23 @@ class _Parser:
         self.output: int | None = None
         self.output_first_node = 0  # first node id of the output statement
 
-    def counted(self, toks: list[str]):
-        """Yield ``toks`` while recording the index and predecessor of each one."""
+    def exact_chunks(self):
+        """Yield, per piece of the text, its exact tokens, recording positions.
+
+        While a token is being parsed, ``k`` is its index in the whole text
+        and ``prev`` the token before it; error messages need both.
+        """
         self.exact = True
-        prev = None
-        for k, tok in enumerate(toks):
-            self.k, self.prev = k, prev
+        for piece in _pieces(self.text):
+            yield self.counted([_NL if tok == "\n" else tok for tok in _TOKEN.findall(piece)])
+        self.k += 1
+
+    def counted(self, toks: list[str]):
+        """Yield ``toks``, keeping ``k`` and ``prev`` up to date."""
+        for tok in toks:
+            self.k += 1
             yield tok
-            prev = tok
-        self.k, self.prev = len(toks), prev
+            self.prev = tok
 
     # ------------------------------------------------------------ nodes
     def add_node(self, op: str, args: tuple[int, ...], name: str | None = None) -> int:
@@ -491,14 +525,17 @@ class _Parser:
         """Give the pending stage name to ``root`` (or to a copy of it)."""
         name = self.target
         self.target = None
-        root = self.bind_special(name, root, self.first_node)
+        root = self.stage_node(name, root, self.first_node)
         self.names[root] = name
         self.stages.add(root)
         self.scope[name] = root
         return root
 
-    def bind_special(self, name: str, root: int, first_node: int) -> int:
-        """Reject a reused stage name; copy ``root`` if it is not new in this statement."""
+    def stage_node(self, name: str, root: int, first_node: int) -> int:
+        """The node to call ``name``: ``root``, or a copy if ``root`` is older or an input.
+
+        Raises if ``name`` is already a stage or an input.
+        """
         if name in self.scope:
             if self.scope[name] in self.stages:
                 reason = "stage names cannot be reassigned"
@@ -584,20 +621,16 @@ class _Parser:
 
     # ------------------------------------------------------------- result
     def graph(self) -> Graph:
-        """Name the output and the unnamed nodes, and package the Graph."""
+        """Name the output of a bare final expression and package the Graph."""
         if self.output is None:
             raise InputError(f"{self.label}: the program is empty")
-        output, names, seen = self.output, self.names, self.scope
+        output, names = self.output, self.names
         if self.bare is not None and output >= self.output_first_node and self.ops[output] != "input":
-            names[output] = OUTPUT_NAME if OUTPUT_NAME not in seen else None
-        unnamed = [i for i, name in enumerate(names) if name is None]
-        automatic = (f"t{n}" for n in itertools.count(1))
-        fresh = (name for name in automatic if name not in seen)
-        for i, name in zip(unnamed, fresh):
-            names[i] = name
+            names[output] = OUTPUT_NAME if OUTPUT_NAME not in self.scope else None
         return Graph(
-            ops=self.ops, args=self.args, names=names, literals=self.literals,
+            ops=self.ops, args=self.args, given_names=names, literals=self.literals,
             constants=self.constants, stages=self.stages, inputs=self.inputs, output=output,
+            taken=self.scope.keys(),
         )
 
     # ---------------------------------------------------------- main loop
@@ -623,7 +656,7 @@ class _Parser:
         scope, stages = self.scope, self.stages
         binary, prec, functions, keywords, reduce = _BINARY, _PREC, FUNCTIONS, _KEYWORDS, self.reduce
         OPERAND, OPERATOR, START, PENDING, CALL = _OPERAND, _OPERATOR, _START, _PENDING, _CALL
-        NL, max_name = _NL, MAX_NAME_CHARS
+        NL, max_name, digits = _NL, MAX_NAME_CHARS, _DIGITS
         unary = {name for name, arity in FUNCTIONS.items() if arity == 1}
         state, pending, target, first_node, bare = START, "", None, 0, None
         for toks in chunks:
@@ -674,7 +707,7 @@ class _Parser:
                         root = operands.pop()
                         if target is not None:  # bind the stage name
                             if target in scope or root < first_node or ops[root] == "input":
-                                root = self.bind_special(target, root, first_node)
+                                root = self.stage_node(target, root, first_node)
                             names[root] = target
                             stages.add(root)
                             scope[target] = root
@@ -693,6 +726,9 @@ class _Parser:
                     node = scope.get(tok)
                     if node is not None:
                         operands.append(node)
+                        state = OPERATOR
+                    elif tok[0] in digits:
+                        operands.append(self.constant(tok))
                         state = OPERATOR
                     elif tok in functions:
                         frames.append([tok, 0, self.k])
@@ -723,7 +759,7 @@ class _Parser:
                     state = OPERAND
                 else:
                     raise self.uncalled(tok)
-            if len(ops) > MAX_NODES:
+            if len(ops) > MAX_NODES or len(stack) > MAX_NODES:
                 raise _Fail(f"the program has more than {MAX_NODES:,} nodes", "it is too large")
         self.target = target
         self.first_node = first_node

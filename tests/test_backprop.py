@@ -10,10 +10,9 @@ import time
 
 import pytest
 import sympy
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnncalc import backprop
 from cnncalc.backprop import KINK, TIE, evaluate, evaluate_symbolic, gradient_check
 from cnncalc.errors import DomainError, InputError
 from cnncalc.expr import parse
@@ -379,7 +378,6 @@ def test_symbolic_mode_never_parses_text(monkeypatch):
 
     monkeypatch.setattr(parser, "parse_expr", refuse)  # every text -> sympy path ends here
     monkeypatch.setattr(sympy, "sympify", no_text)
-    monkeypatch.setattr(sympy, "S", sympy.S)
     trace = evaluate_symbolic("g = E + I; f = exp(g) * sigmoid(S) + max(pi, N)")
     assert {str(s) for s in trace.values[trace.output].free_symbols} == {"E", "I", "S", "pi", "N"}
 

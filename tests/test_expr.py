@@ -354,25 +354,37 @@ def test_hundred_thousand_stages():
 # --- the fast tokenizer agrees with the exact one --------------------------------
 
 _ALPHABET = st.sampled_from(
-    ["x", "y", "g", "t1", "f", "2", "0.5", "1e-3", "1e", "+", "-", "*", "**", "/", "(", ")", ",", ";", "\n",
-     "=", " ", "exp", "max", ".", "$", "2x", "__a"]
+    ["x", "y", "g", "t1", "f", "2", "0.5", "1e-3", "2E+1", "1e", "+", "-", "*", "**", "/", "(", ")", ",", ";",
+     "\n", "=", " ", "\t", "exp", "max", ".", "$", "2x", "__a", "=="]
 )
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(_ALPHABET, max_size=25))
-def test_fast_and_exact_passes_build_the_same_graph(pieces):
-    text = "".join(pieces)
-    exact = expr._Parser(text, "expression")
-    tokens = [expr._NL if t == "\n" else t for t in expr.tokens(text)]
+def _exact(text: str) -> Graph | InputError:
+    parser = expr._Parser(text, "expression")
     try:
-        graph = parse(text)
+        return parser.run(parser.exact_chunks())
     except InputError as err:
-        with pytest.raises(InputError) as again:
-            exact.run([exact.counted(tokens)])
-        assert str(again.value) == str(err)
-        return
-    reference = exact.run([exact.counted(tokens)])
-    assert (graph.ops, graph.args, graph.names, graph.output) == (
-        reference.ops, reference.args, reference.names, reference.output
-    )
+        return err
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_ALPHABET, max_size=25), st.integers(1, 12))
+def test_fast_and_exact_passes_agree_for_any_chunking(pieces, chunk):
+    text = "".join(pieces)
+    reference = _exact(text)  # one piece: the text is shorter than _CHUNK
+    saved, expr._CHUNK = expr._CHUNK, chunk  # now cut the text into many small pieces
+    try:
+        if isinstance(reference, InputError):
+            with pytest.raises(InputError) as again:
+                parse(text)
+            assert str(again.value) == str(reference)
+            assert str(_exact(text)) == str(reference)
+            return
+        graph = expr._Parser(text, "expression").run(expr._fast_chunks(text))  # must not fail
+        again = _exact(text)
+    finally:
+        expr._CHUNK = saved
+    for other in (graph, again):
+        assert (other.ops, other.args, other.names, other.output) == (
+            reference.ops, reference.args, reference.names, reference.output
+        )
