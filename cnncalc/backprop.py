@@ -133,21 +133,28 @@ class Trace:
         reached = self.reached
         return [i for i in range(self.graph.output, -1, -1) if reached[i]]
 
+    def edges(self) -> list[tuple[int, int, int]]:
+        """(consumer, slot, input) for every edge a gradient flows back along, in backward order."""
+        out = []
+        args, local_grads = self.graph.args, self.local_grads
+        for i in self.backward_order():
+            local = local_grads[i]
+            if local is None:
+                continue
+            out.extend((i, slot, j) for slot, j in enumerate(args[i]) if local[slot] is not None)
+        return out
+
+    def flow(self, consumer: int, slot: int) -> Contribution:
+        """What flows back along one edge: upstream dL/dconsumer times the local gradient."""
+        upstream, d = self.grads[consumer], self.local_grads[consumer][slot]
+        return Contribution(consumer, slot, _clean(upstream), _clean(d), _clean(_product(upstream, d, self.symbolic)))
+
     @cached_property
     def _contributions(self) -> list[tuple[Contribution, ...]]:
         """Per node, its contributions, gathered in one walk in backward order."""
         per: list[list[Contribution]] = [[] for _ in range(len(self.graph))]
-        args, grads, symbolic = self.graph.args, self.grads, self.symbolic
-        for i in self.backward_order():
-            local = self.local_grads[i]
-            if local is None:
-                continue
-            upstream = grads[i]
-            for slot, j in enumerate(args[i]):
-                d = local[slot]
-                if d is not None:
-                    product = _product(upstream, d, symbolic)
-                    per[j].append(Contribution(i, slot, _clean(upstream), _clean(d), _clean(product)))
+        for consumer, slot, j in self.edges():
+            per[j].append(self.flow(consumer, slot))
         return [tuple(c) for c in per]
 
     def contributions(self, i: int) -> tuple[Contribution, ...]:

@@ -93,19 +93,30 @@ def _output(json_out: bool, latex_out: bool = False, csv_out: bool = False) -> A
     return Format.JSON if json_out else Format.LATEX if latex_out else Format.CSV if csv_out else Format.TEXT
 
 
+#: Longest text read from a file or stdin (the parsers apply their own, smaller limits).
+MAX_TEXT_CHARS = 10_000_000
+
+
 def _read_spec(text: str, option: str) -> str:
-    """``@FILE`` reads the text from a file, ``@-`` from stdin; anything else is the text itself."""
+    """``@FILE`` reads the text from a file, ``@-`` from stdin; anything else is the text itself.
+
+    Reads at most MAX_TEXT_CHARS and refuses anything longer rather than cutting it short.
+    """
     if not text.startswith("@"):
         return text
     path = text[1:]
-    if path == "-":
-        return env().stdin.read()
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read(1_000_001)
+        if path == "-":
+            content = env().stdin.read(MAX_TEXT_CHARS + 1)
+        else:
+            with open(path, encoding="utf-8") as handle:
+                content = handle.read(MAX_TEXT_CHARS + 1)
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
         raise InputError(f"{option} {text}: cannot read {path!r} ({reason})") from None
+    if len(content) > MAX_TEXT_CHARS:
+        raise InputError(f"{option} {text}: longer than {MAX_TEXT_CHARS:,} characters")
+    return content
 
 
 @app.command(

@@ -116,3 +116,25 @@ def test_a_program_without_inputs_has_no_gradients(cli):
     r = cli("backprop", "2+3")
     assert r.code == 0 and "f = 5" in r.out and "nothing to differentiate" in r.out
     assert cli("backprop", "2+3", "--json").json["result"]["gradients"] == {}
+
+
+def test_long_program_files_are_refused_not_cut_short(cli, tmp_path, monkeypatch):
+    import cnncalc.cli
+
+    monkeypatch.setattr(cnncalc.cli, "MAX_TEXT_CHARS", 100)
+    path = tmp_path / "long.txt"
+    path.write_text("\n".join(f"t{i} = x * {i}" for i in range(1, 40)))
+    r = cli("backprop", "--file", str(path), "--at", "x=1")
+    assert r.code == 2 and "longer than 100 characters" in r.err
+
+
+def test_a_large_program_prints_a_summary_not_a_flood(cli, tmp_path):
+    path = tmp_path / "chain.txt"
+    path.write_text("t1 = x*2\n" + "\n".join(f"t{i} = sin(t{i - 1}) + t{i - 1}" for i in range(2, 3001)))
+    r = cli("backprop", "--file", str(path), "--at", "x=0.1")
+    assert r.code == 0, r.err
+    assert len(r.out.splitlines()) < 200
+    assert "more rows" in r.out and "too many to draw" in r.out
+    full = cli("backprop", "--file", str(path), "--at", "x=0.1", "--json").json["result"]
+    # x, the constant 2, t1, then a sin node and an add node for each of the 2,999 later stages
+    assert len(full["nodes"]) == 3 + 2 * 2999

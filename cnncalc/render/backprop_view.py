@@ -30,77 +30,90 @@ def _factor(value: Any) -> str:
     return text
 
 
-def _inputs_text(trace: Trace, node: Node) -> str:
+def _value(trace: Trace, i: int) -> str:
+    return _v(trace.values[i])
+
+
+def _inputs_text(trace: Trace, i: int) -> str:
     names = trace.graph.names
-    return ", ".join(f"{names[j]} = {_v(trace.node(j).value)}" for j in node.inputs)
+    return ", ".join(f"{names[j]} = {_value(trace, j)}" for j in trace.graph.args[i])
 
 
-def _operation(node: Node) -> str:
-    if node.op == "input":
+def _operation(trace: Trace, i: int) -> str:
+    op = trace.graph.ops[i]
+    if op == "input":
         return "input"
-    if node.op == "const":
+    if op == "const":
         return "constant"
-    return node.formula
+    return trace.graph.formula(i)
 
 
-def _cut(rows: list[list[Any]], width: int) -> list[list[Any]]:
-    """Keep the first and last rows of a long table, with one row saying how many were left out."""
-    if len(rows) <= MAX_TABLE_ROWS:
+def _shown(count: int) -> tuple[list[int], int]:
+    """Positions of the rows a long table keeps (its head and tail) and where the gap goes."""
+    if count <= MAX_TABLE_ROWS:
+        return list(range(count)), -1
+    half = MAX_TABLE_ROWS // 2
+    return list(range(half)) + list(range(count - half, count)), half
+
+
+def _with_gap(rows: list[list[Any]], gap_at: int, left_out: int, width: int) -> list[list[Any]]:
+    if gap_at < 0:
         return rows
-    head = rows[: MAX_TABLE_ROWS // 2]
-    tail = rows[-MAX_TABLE_ROWS // 2 :]
-    gap = [(f"… {len(rows) - len(head) - len(tail)} more rows …", "dim")] + [""] * (width - 1)
-    return head + [gap] + tail
+    gap = [(f"… {left_out} more rows …", "dim")] + [""] * (width - 1)
+    return rows[:gap_at] + [gap] + rows[gap_at:]
 
 
 def _forward_table(trace: Trace) -> Table:
+    """Only the rows shown are built, so a 100,000-stage trace costs no more than a small one."""
     table = Table(["stage", "operation", "inputs", "value"], right=(3,), title="Forward pass")
+    count = len(trace.graph)
+    positions, gap_at = _shown(count)
     rows = []
-    for node in trace.nodes:
-        flags = "  [" + ", ".join(node.flags) + "]" if node.flags else ""
-        rows.append([node.name, _operation(node), _inputs_text(trace, node), (_v(node.value) + flags, "answer")])
-    table.rows = _cut(rows, 4)
+    for i in positions:
+        flags = trace.flags.get(i, ())
+        marks = "  [" + ", ".join(flags) + "]" if flags else ""
+        rows.append([trace.graph.names[i], _operation(trace, i), _inputs_text(trace, i),
+                     (_value(trace, i) + marks, "answer")])
+    table.rows = _with_gap(rows, gap_at, count - len(positions), 4)
     return table
 
 
-def _backward_rows(trace: Trace) -> list[list[Any]]:
+def _backward_rows(trace: Trace) -> tuple[list[list[Any]], int, int]:
     """One row per edge the gradient flows along, gate by gate in reverse topological order.
 
     A node's total appears on the row that delivers its last contribution,
-    with the count when several contributions add up at a fork.
+    with the count when several contributions add up at a fork. Returns the
+    rows shown, where the gap goes and how many rows were left out.
     """
     names = trace.graph.names
+    if not trace.reached or not trace.reached[trace.output]:
+        return [], -1, 0  # the output depends on no input: nothing flows back
     out_name = names[trace.output]
-    nodes = {i: trace.node(i) for i in trace.backward_order()}
-    if trace.output not in nodes:
-        return []  # the output depends on no input: nothing flows back
-    remaining = {i: len(n.contributions) for i, n in nodes.items()}
-    rows = [[out_name, "", "", "", f"∂{out_name}/∂{out_name} = 1 (seed)", (_v(nodes[trace.output].grad), "answer")]]
-    for i in trace.backward_order():
-        gate = nodes[i]
-        if gate.local_grads is None:
-            continue
-        for slot, j in enumerate(gate.inputs):
-            local = gate.local_grads[slot]
-            if local is None or j not in nodes:
-                continue
-            contribution = next(c for c in nodes[j].contributions if c.consumer == i and c.slot == slot)
-            remaining[j] -= 1
-            total = ""
-            if remaining[j] == 0:
-                count = len(nodes[j].contributions)
-                total = _v(nodes[j].grad) + (f"  (sum of {count})" if count > 1 else "")
-            rows.append(
-                [
-                    gate.name,
-                    _v(contribution.upstream),
-                    names[j],
-                    _v(local),
-                    f"{_factor(contribution.upstream)} · {_factor(local)} = {_v(contribution.value)}",
-                    (total, "answer") if total else "",
-                ]
-            )
-    return rows
+    edges = trace.edges()
+    last: dict[int, int] = {}
+    uses: dict[int, int] = {}
+    for position, (_, _, j) in enumerate(edges):
+        last[j] = position
+        uses[j] = uses.get(j, 0) + 1
+    positions, gap_at = _shown(len(edges))
+    rows = [[out_name, "", "", "", f"∂{out_name}/∂{out_name} = 1 (seed)", (_v(trace.grads[trace.output]), "answer")]]
+    for position in positions:
+        gate, slot, j = edges[position]
+        flow = trace.flow(gate, slot)
+        total = ""
+        if last[j] == position:
+            total = _v(trace.grads[j]) + (f"  (sum of {uses[j]})" if uses[j] > 1 else "")
+        rows.append(
+            [
+                names[gate],
+                _v(flow.upstream),
+                names[j],
+                _v(flow.local),
+                f"{_factor(flow.upstream)} · {_factor(flow.local)} = {_v(flow.value)}",
+                (total, "answer") if total else "",
+            ]
+        )
+    return rows, (gap_at + 1 if gap_at >= 0 else -1), len(edges) - len(positions)
 
 
 def _backward_table(trace: Trace) -> Table:
@@ -109,7 +122,8 @@ def _backward_table(trace: Trace) -> Table:
         ["gate", f"upstream ∂{out}/∂gate", "input", "local ∂gate/∂input", "chain rule", f"∂{out}/∂input"],
         title="Backward pass (reverse topological order; gradients add at forks)",
     )
-    table.rows = _cut(_backward_rows(trace), 6)
+    rows, gap_at, left_out = _backward_rows(trace)
+    table.rows = _with_gap(rows, gap_at, left_out, 6)
     return table
 
 
@@ -195,8 +209,8 @@ class BackpropView:
         gradients = ", ".join(f"∂{out}/∂{name} = {_v(g)}" for name, g in trace.gradients().items())
         blocks.append(Line(f"Gradients: {gradients}" if gradients else "No inputs: nothing to differentiate.",
                            "answer"))
-        for node in trace.nodes:
-            blocks.extend(Line(f"note: {node.name}: {FLAG_TEXT[f]}", "warn") for f in node.flags)
+        for i, flags in sorted(trace.flags.items())[:MAX_TABLE_ROWS]:
+            blocks.extend(Line(f"note: {trace.graph.names[i]}: {FLAG_TEXT[f]}", "warn") for f in flags)
         if len(trace.graph) <= MAX_DRAWN_NODES:
             blocks.append(Line("Computation graph (output first; each node: value, gradient)", "heading"))
             blocks.extend(Line(line) for line in draw(trace))
@@ -208,23 +222,26 @@ class BackpropView:
 
     def json(self, result: "BackpropOutput") -> tuple[dict, dict]:
         trace = result.trace
+        # Built straight from the trace's per-node lists (not Node views): a
+        # 100,000-stage program has 200,000 nodes to write.
+        graph, values, grads, local_grads = trace.graph, trace.values, trace.grads, trace.local_grads
         nodes = [
             {
-                "id": n.id,
-                "name": n.name,
-                "op": n.op,
-                "formula": n.formula,
-                "inputs": list(n.inputs),
-                "value": n.value,
-                "grad": n.grad,
-                "local_grads": None if n.local_grads is None else list(n.local_grads),
+                "id": i,
+                "name": graph.names[i],
+                "op": graph.ops[i],
+                "formula": graph.formula(i),
+                "inputs": graph.args[i],
+                "value": values[i],
+                "grad": grads[i],
+                "local_grads": local_grads[i],
                 "contributions": [
                     {"from": c.consumer, "upstream": c.upstream, "local": c.local, "value": c.value}
-                    for c in n.contributions
+                    for c in trace.contributions(i)
                 ],
-                "flags": list(n.flags),
+                "flags": trace.flags.get(i, ()),
             }
-            for n in trace.nodes
+            for i in range(len(graph))
         ]
         body: dict[str, Any] = {
             "value": trace.value,

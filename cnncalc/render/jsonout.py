@@ -81,12 +81,22 @@ def _numpy(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
+def _default(value: Any) -> Any:
+    """json's hook for the types it does not know; plain types never come here."""
+    if isinstance(value, Fraction) or (type(value).__module__ or "").startswith(("sympy", "numpy")):
+        return jsonable(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
 def document(command: str, input: dict, result: dict) -> str:
-    """The one JSON document a command prints with ``--json``."""
-    doc = {
-        "schema_version": SCHEMA_VERSION,
-        "command": command,
-        "input": jsonable(input),
-        "result": jsonable(result),
-    }
-    return json.dumps(doc, allow_nan=False, ensure_ascii=False)
+    """The one JSON document a command prints with ``--json``.
+
+    Plain Python values go straight to json's C encoder (fast for 10^5-node
+    traces); only rationals, sympy and numpy values pass through
+    :func:`jsonable`. NaN and infinities are refused either way.
+    """
+    doc = {"schema_version": SCHEMA_VERSION, "command": command, "input": input, "result": result}
+    try:
+        return json.dumps(doc, allow_nan=False, ensure_ascii=False, default=_default)
+    except ValueError as exc:  # json's message for NaN/inf: "Out of range float values ..."
+        raise NonFiniteError(f"non-finite value cannot be written as JSON ({exc})") from None
