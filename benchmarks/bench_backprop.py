@@ -122,7 +122,12 @@ def main() -> None:
                                args.repeat)
         if done.returncode:
             sys.exit(f"whole-process run failed: {done.stderr}")
+        cli = [sys.executable, "-m", "cnncalc", "backprop", "--file", path, "--at", "x=0.5"]
+        t_cli, done = best(lambda: subprocess.run(cli, capture_output=True, text=True, env=env), args.repeat)
+        if done.returncode:
+            sys.exit(f"cnncalc backprop failed: {done.stderr}")
     print(f"cnncalc whole process (start-up + read + parse + passes): {t_process:.3f} s")
+    print(f"cnncalc backprop --file (the CLI, text output, whole process): {t_cli:.3f} s (goal <= 1 s)")
     print(f"value {value!r}, dL/dx {grad!r}")
 
     try:
