@@ -693,17 +693,7 @@ class _Parser:
                             if tok == NL:
                                 continue
                             raise _Fail("unclosed '('", "add the missing ')'", k=frames[-1][2])
-                        while stack:
-                            top = stack.pop()
-                            if top == "neg":
-                                self.negate()
-                            else:
-                                b = operands.pop()
-                                a = operands[-1]
-                                operands[-1] = len(ops)
-                                ops.append(top)
-                                args.append((a, b))
-                                names.append(None)
+                        reduce(0)  # no "(" is open, so this applies every stacked operator
                         root = operands.pop()
                         if target is not None:  # bind the stage name
                             if target in scope or root < first_node or ops[root] == "input":
