@@ -930,3 +930,35 @@ def gradient_check(program: Graph | str, at: Mapping[str, Any], h: float = 1e-6)
         max_abs_error=max((r.abs_error for r in rows), default=0.0),
         max_rel_error=max((r.rel_error for r in rows), default=0.0),
     )
+
+
+# ---------------------------------------------------------------------------
+# The whole job of `cnncalc backprop`
+
+
+@dataclass(frozen=True)
+class Result:
+    """A trace plus what produced it: the program text, the point (None: symbolic), the check."""
+
+    trace: Trace
+    check: GradientCheck | None
+    program: str
+    at: Mapping[str, Any] | None
+
+
+def run(program: str, at: Mapping[str, Any] | None = None, check: bool = False) -> Result:
+    """Parse ``program`` and trace it numerically at ``at``, or symbolically when ``at`` is None.
+
+    ``check`` adds a central-difference gradient check (numeric only). Errors
+    about the values name the ``--at`` option they came from.
+    """
+    if check and at is None:
+        raise InputError("--check needs --at values: the numerical check runs at a point")
+    graph = parse(program, "program")
+    if at is None:
+        return Result(evaluate_symbolic(graph), None, program, None)
+    try:
+        trace = evaluate(graph, at)
+    except InputError as exc:
+        raise InputError(f"--at: {exc}") from None
+    return Result(trace, gradient_check(graph, at) if check else None, program, at)

@@ -343,7 +343,7 @@ def backprop(
     from cnncalc import backprop as core
     from cnncalc import literals
     from cnncalc.render import emit
-    from cnncalc.render.backprop_view import BackpropOutput, BackpropView
+    from cnncalc.render.backprop_view import BackpropView
 
     fmt = _output(json_out, latex_out)
     if graph is not None and graph not in ("dot", "mermaid"):
@@ -352,15 +352,7 @@ def backprop(
         raise InputError("give the program either as an argument or with --file (not both)")
     text = program if program is not None else _read_spec("@" + file, "--file")
     values = literals.parse_assignments(at, "--at") if at else None
-    if check and values is None:
-        raise InputError("--check needs --at values: the numerical check runs at a point")
-    graph_ = core.parse(text, "program")
-    try:
-        trace = core.evaluate(graph_, values) if values is not None else core.evaluate_symbolic(graph_)
-    except InputError as exc:
-        raise InputError(f"--at: {exc}" if values is not None else str(exc)) from None
-    gradient_check = core.gradient_check(graph_, values) if check else None
-    emit(env(), "backprop", BackpropView(graph), BackpropOutput(trace, gradient_check, text, values), fmt)
+    emit(env(), "backprop", BackpropView(graph), core.run(text, values, check), fmt)
 
 
 @app.command(epilog="Examples:  cnncalc demo  ·  cnncalc demo | less")

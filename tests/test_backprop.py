@@ -513,3 +513,31 @@ def test_deeply_nested_expression_evaluates():
     program = "(" * 900 + "x" + " * 1.001 + 1)" * 900
     trace = evaluate(program, {"x": 1})
     assert trace.gradients()["x"] == pytest.approx(1.001**900, rel=1e-9)
+
+
+# --- run(): the command's whole job ----------------------------------------------
+
+
+def test_run_numeric_with_check():
+    from cnncalc.backprop import run
+
+    result = run("g = x + y; f = g * z", {"x": -2, "y": 5, "z": -4}, check=True)
+    assert result.trace.gradients() == {"x": -4.0, "y": -4.0, "z": 3.0}
+    assert result.check is not None and result.check.max_abs_error < 1e-6
+
+
+def test_run_symbolic_without_values():
+    from cnncalc.backprop import run
+
+    result = run("(x+y)*z")
+    assert result.trace.symbolic and result.check is None
+    assert {k: str(v) for k, v in result.trace.gradients().items()} == {"x": "z", "y": "z", "z": "x + y"}
+
+
+def test_run_names_the_option_of_bad_values():
+    from cnncalc.backprop import run
+
+    with pytest.raises(InputError, match="^--at: missing values for inputs: y"):
+        run("x*y", {"x": 1})
+    with pytest.raises(InputError, match="--check needs --at"):
+        run("x*y", None, check=True)

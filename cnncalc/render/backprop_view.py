@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cnncalc.backprop import KINK, TIE, GradientCheck, Node, Trace
+from cnncalc.backprop import KINK, TIE, GradientCheck, Node, Result, Trace
 from cnncalc.render import latex as tex
 from cnncalc.render.blocks import Block, Line, Table
 from cnncalc.render.values import show, show_tex
@@ -197,7 +197,7 @@ class BackpropView:
     def __init__(self, graph: str | None = None) -> None:
         self.graph = graph
 
-    def text(self, result: "BackpropOutput") -> list[Block]:
+    def text(self, result: Result) -> list[Block]:
         trace = result.trace
         if self.graph == "dot":
             return [Line(dot(trace))]
@@ -220,7 +220,7 @@ class BackpropView:
             blocks.extend(_check_blocks(result.check))
         return blocks
 
-    def json(self, result: "BackpropOutput") -> tuple[dict, dict]:
+    def json(self, result: Result) -> tuple[dict, dict]:
         trace = result.trace
         # Built straight from the trace's per-node lists (not Node views): a
         # 100,000-stage program has 200,000 nodes to write.
@@ -263,7 +263,7 @@ class BackpropView:
             }
         return {"program": result.program, "at": result.at}, body
 
-    def latex(self, result: "BackpropOutput") -> str:
+    def latex(self, result: Result) -> str:
         """Forward values then every chain-rule step, as one align* block."""
         trace = result.trace
         names = trace.graph.names
@@ -303,12 +303,3 @@ class BackpropView:
             values = [rf"({show_tex(c.upstream)})({show_tex(c.local)})" for c in node.contributions]
             lines.append(rf"{d(out, node.name)} &= {' + '.join(terms)} = {' + '.join(values)} = {show_tex(node.grad)}")
         return tex.align(lines)
-
-
-class BackpropOutput:
-    """What the view needs: the trace, the optional gradient check, and the normalized input."""
-
-    __slots__ = ("trace", "check", "program", "at")
-
-    def __init__(self, trace: Trace, check: GradientCheck | None, program: str, at: dict[str, Any] | None) -> None:
-        self.trace, self.check, self.program, self.at = trace, check, program, at
