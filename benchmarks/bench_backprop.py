@@ -42,9 +42,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from cnncalc.backprop import evaluate  # noqa: E402
 from cnncalc.expr import Graph, parse  # noqa: E402
+from torch_graph import torch_trace  # noqa: E402
 
 WHOLE_PROCESS = """
 import sys
@@ -74,26 +76,9 @@ def best(fn, repeat: int):
 
 
 def run_torch(torch, graph: Graph) -> tuple[float, float]:
-    """Build ``graph`` with float64 scalar tensors, backprop, return (value, dL/dx)."""
-    ops = {
-        "add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div, "pow": torch.pow,
-        "neg": torch.neg, "identity": lambda a: a, "exp": torch.exp, "log": torch.log,
-        "sqrt": torch.sqrt, "sin": torch.sin, "cos": torch.cos, "tanh": torch.tanh,
-        "sigmoid": torch.sigmoid, "relu": torch.relu, "abs": torch.abs,
-        "max": torch.maximum, "min": torch.minimum,
-    }
-    x = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
-    values = []
-    for i, op in enumerate(graph.ops):
-        if op == "input":
-            values.append(x)
-        elif op == "const":
-            values.append(torch.tensor(graph.constants[i], dtype=torch.float64))
-        else:
-            values.append(ops[op](*(values[j] for j in graph.args[i])))
-    out = values[graph.output]
-    out.backward()
-    return out.item(), x.grad.item()
+    """The same graph in torch scalar autograd; (value, dL/dx)."""
+    value, grads = torch_trace(torch, graph, {"x": 0.5})
+    return value, grads["x"]
 
 
 def main() -> None:

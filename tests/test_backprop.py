@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from cnncalc.backprop import KINK, TIE, evaluate, evaluate_symbolic, gradient_check
 from cnncalc.errors import DomainError, InputError
 from cnncalc.expr import parse
+from torch_graph import torch_trace
 
 LN2 = math.log(2.0)
 
@@ -459,26 +460,7 @@ def test_symbolic_gradients_substituted_equal_numeric_gradients(data):
 
 def _torch_gradients(torch, program: str, at: dict) -> tuple[float, dict[str, float]]:
     """Run the parsed graph through torch scalar autograd (float64)."""
-    graph = parse(program)
-    ops = {
-        "add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div, "pow": torch.pow,
-        "neg": torch.neg, "identity": lambda a: a, "exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt,
-        "sin": torch.sin, "cos": torch.cos, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
-        "relu": torch.relu, "abs": torch.abs, "max": torch.maximum, "min": torch.minimum,
-    }
-    leaves = {name: torch.tensor(float(v), dtype=torch.float64, requires_grad=True) for name, v in at.items()}
-    values = []
-    for i, op in enumerate(graph.ops):
-        if op == "input":
-            values.append(leaves[graph.names[i]])
-        elif op == "const":
-            values.append(torch.tensor(graph.constants[i], dtype=torch.float64))
-        else:
-            values.append(ops[op](*(values[j] for j in graph.args[i])))
-    out = values[graph.output]
-    out.backward()
-    grads = {name: 0.0 if t.grad is None else t.grad.item() for name, t in leaves.items()}
-    return out.item(), grads
+    return torch_trace(torch, parse(program), at)
 
 
 @pytest.mark.parametrize(("program", "at", "value", "grads"), CASES)
