@@ -69,7 +69,8 @@ def parse_padding(text: str, option: str = "--p", allow_names: bool = True) -> l
             specs.append(PadSpec(word=p.lower()))
         elif ":" in p:
             lo_text, _, hi_text = p.partition(":")
-            if not lo_text.strip() or not hi_text.strip() or ":" in hi_text:
+            words = {lo_text.strip().lower(), hi_text.strip().lower()} & set(PAD_WORDS)
+            if not lo_text.strip() or not hi_text.strip() or ":" in hi_text or words:
                 raise InputError(f"{option} {p!r} is not a lo:hi pair like 1:2")
             lo = parse_size(lo_text, option, allow_names)
             hi = parse_size(hi_text, option, allow_names)

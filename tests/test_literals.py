@@ -263,3 +263,76 @@ def test_dropping_a_bracket_is_always_refused(array):
 def test_array_value_kinds_match_the_contract():
     assert isinstance(parse_array("[1]", "--x"), ArrayValue)
     assert parse_array("[1]", "--x").kind in ("float", "exact", "symbolic")
+
+
+# --- option values: sizes, padding, numbers, name=value ---------------------------------
+
+from cnncalc.literals import parse_assignments, parse_number, parse_padding, parse_size_list  # noqa: E402
+from cnncalc.sizes import PadSpec  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [("9", [9]), ("3,5", [3, 5]), (" 2 , 4 ,6", [2, 4, 6]), ("W", ["W"]), ("W,3", ["W", 3]), ("-1", [-1])],
+)
+def test_size_lists(text, expected):
+    assert parse_size_list(text, "--W") == expected
+
+
+@pytest.mark.parametrize("text", ["", "3,", ",3", "3.5", "1e3", "x-1", "3;4", "__import__('os')", "٣"])
+def test_size_lists_refused(text):
+    with pytest.raises(InputError, match="^--W"):
+        parse_size_list(text, "--W")
+
+
+def test_sizes_without_names():
+    with pytest.raises(InputError, match="not a whole number"):
+        parse_size_list("W", "--s", allow_names=False)
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("1", [PadSpec(lo=1, hi=1)]),
+        ("same", [PadSpec(word="same")]),
+        ("VALID", [PadSpec(word="valid")]),
+        ("1:2", [PadSpec(lo=1, hi=2)]),
+        ("0:1,same", [PadSpec(lo=0, hi=1), PadSpec(word="same")]),
+        ("p", [PadSpec(lo="p", hi="p")]),
+    ],
+)
+def test_padding(text, expected):
+    assert parse_padding(text) == expected
+
+
+@pytest.mark.parametrize("text", ["1:", ":1", "1:2:3", "1,", "same:1", "1:valid", "1.5"])
+def test_padding_refused(text):
+    with pytest.raises(InputError, match="^--p"):
+        parse_padding(text)
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [("3", 3), ("-2", -2), ("0.25", Fraction(1, 4)), ("1/4", Fraction(1, 4)), ("-3/6", Fraction(-1, 2)),
+     ("1e-3", Fraction(1, 1000)), ("2.0", 2), (".5", Fraction(1, 2))],
+)
+def test_numbers_are_exact(text, expected):
+    value = parse_number(text, "--at")
+    assert value == expected and type(value) is type(expected)
+
+
+@pytest.mark.parametrize("text", ["", "abc", "1/0", "nan", "inf", "1e999", "1_000", "0x10", "1j", "1//2"])
+def test_numbers_refused(text):
+    with pytest.raises(InputError):
+        parse_number(text, "--at")
+
+
+def test_assignments():
+    assert parse_assignments(["x=-2,y=5", "z=1/4"], "--at") == {"x": -2, "y": 5, "z": Fraction(1, 4)}
+
+
+@pytest.mark.parametrize("texts,match", [(["x"], "not name=value"), (["x=1,x=2"], "twice"), (["1x=2"], "not name=value"),
+                                          (["x="], "not name=value"), (["x=y"], "not a number")])
+def test_assignments_refused(texts, match):
+    with pytest.raises(InputError, match=match):
+        parse_assignments(texts, "--at")
