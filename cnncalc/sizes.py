@@ -285,7 +285,7 @@ def _resolve_pad(spec: LayerSpec, i: int) -> tuple[Size, Size]:
     return same_padding(K, d)
 
 
-def _validate_dim(spec: LayerSpec, i: int, lo: Size, hi: Size) -> None:
+def _validate_dim(spec: LayerSpec, i: int, lo: Size, hi: Size, kernel: str = "--K") -> None:
     """PyTorch's per-dimension checks, for integer values only."""
     W, K, s, d = spec.W[i], spec.K[i], spec.s[i], spec.d[i]
     if not all(_is_int(v) for v in (W, K, s, d, lo, hi)):
@@ -294,11 +294,11 @@ def _validate_dim(spec: LayerSpec, i: int, lo: Size, hi: Size) -> None:
     if spec.kind == "pool":
         if 2 * lo > K or 2 * hi > K:
             raise InputError(
-                f"--p {spec.pad[i]} is too large for --K {K}: pooling padding must be at most half the kernel ({K // 2})"
+                f"--p {spec.pad[i]} is too large for {kernel} {K}: pooling padding must be at most half the kernel ({K // 2})"
             )
     # Pools are only bound by their output size (ceil mode lets a window overhang).
     if spec.kind == "conv" and span > W + lo + hi:
-        what = f"--K {K}" if d == 1 else f"--K {K} with --d {d} spans {span}, which"
+        what = f"{kernel} {K}" if d == 1 else f"{kernel} {K} with --d {d} spans {span}, which"
         raise InputError(f"{what} is larger than the padded input {W} + {lo} + {hi} = {W + lo + hi}")
     if spec.kind == "transposed":
         op = spec.output_padding[i]
@@ -308,10 +308,10 @@ def _validate_dim(spec: LayerSpec, i: int, lo: Size, hi: Size) -> None:
             )
 
 
-def _dim_result(spec: LayerSpec, i: int) -> DimResult:
+def _dim_result(spec: LayerSpec, i: int, kernel: str = "--K", size: str = "--W") -> DimResult:
     W, K, s, d = spec.W[i], spec.K[i], spec.s[i], spec.d[i]
     lo, hi = _resolve_pad(spec, i)
-    _validate_dim(spec, i, lo, hi)
+    _validate_dim(spec, i, lo, hi, kernel)
     if spec.kind == "transposed":
         op = spec.output_padding[i]
         out = transposed_size(W, K, lo, hi, s, d, op)
@@ -332,7 +332,7 @@ def _dim_result(spec: LayerSpec, i: int) -> DimResult:
     if _is_int(out) and out < 1:
         where = f" in dimension {i + 1}" if len(spec.W) > 1 else ""
         raise InputError(
-            f"--W {W} with --K {K}, --p {spec.pad[i]}, --s {s}, --d {d} gives an output size of {out}{where}; "
+            f"{size} {W} with {kernel} {K}, --p {spec.pad[i]}, --s {s}, --d {d} gives an output size of {out}{where}; "
             "it must be at least 1"
         )
     return DimResult(W, K, s, d, lo, hi, out, remainder, unused, spec.output_padding[i])
@@ -365,12 +365,13 @@ def _has_names(spec: LayerSpec) -> bool:
     return any(not _is_int(v) for v in values)
 
 
-def layer_shape(spec: LayerSpec) -> ShapeResult:
+def layer_shape(spec: LayerSpec, kernel: str = "--K", size: str = "--W") -> ShapeResult:
     """Output size, padding and leftover positions of a layer, per dimension.
 
     Names in the spec (strings) become integer sympy Symbols and the result is
     symbolic; otherwise everything stays ``int`` and sympy is never imported.
-    Raises InputError for anything PyTorch would refuse.
+    Raises InputError for anything PyTorch would refuse; `kernel` and `size` are the
+    option names messages use for K and W (conv and toeplitz call them differently).
     """
     symbolic = _has_names(spec)
     if symbolic:
@@ -378,5 +379,5 @@ def layer_shape(spec: LayerSpec) -> ShapeResult:
             raise InputError("--ceil-mode needs numeric sizes: the last-window rule compares actual positions")
         spec = _symbolize(spec)
     _validate_scalars(spec)
-    dims = tuple(_dim_result(spec, i) for i in range(len(spec.W)))
+    dims = tuple(_dim_result(spec, i, kernel, size) for i in range(len(spec.W)))
     return ShapeResult(spec=spec, dims=dims, symbolic=symbolic)
