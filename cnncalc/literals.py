@@ -84,6 +84,8 @@ def parse_padding(text: str, option: str = "--p", allow_names: bool = True) -> l
 def parse_number(text: str, option: str) -> int | Fraction:
     """An exact number: integer, decimal (``0.25``, ``1e-3``) or fraction (``1/4``)."""
     t = text.strip()
+    if t.count("/") > 1:
+        raise InputError(f"{option} {text!r} is not a number: write a fraction as p/q with one '/'")
     if "/" in t:
         num, _, den = t.partition("/")
         n, d = parse_number(num, option), parse_number(den, option)
@@ -91,10 +93,12 @@ def parse_number(text: str, option: str) -> int | Fraction:
             raise InputError(f"{option} {text!r} divides by zero")
         value = Fraction(n) / Fraction(d)
         return int(value) if value.denominator == 1 else value
-    if _INT.match(t) and len(t) <= MAX_DIGITS:
+    if len(t) > MAX_DIGITS:
+        raise InputError(f"{option} is a number of {len(t)} characters; the limit is {MAX_DIGITS}")
+    if _INT.match(t):
         return int(t)
     match = _DECIMAL.match(t)
-    if not match or len(t) > MAX_DIGITS:
+    if not match:
         raise InputError(f"{option} {text!r} is not a number")
     exponent = match.group(2)
     if exponent and abs(int(exponent[1:])) > MAX_EXPONENT:
@@ -114,7 +118,7 @@ def parse_assignments(texts: list[str], option: str) -> dict[str, int | Fraction
                 raise InputError(f"{option} {part.strip()!r} is not name=value, e.g. {option} x=-2,y=5")
             if name in values:
                 raise InputError(f"{option} gives {name} twice")
-            values[name] = parse_number(value, f"{option} {name}=")
+            values[name] = parse_number(value, f"{option} {name}")
     return values
 
 

@@ -404,8 +404,20 @@ def test_gradient_check_exposes_the_relu_convention_at_zero():
 def test_gradient_check_step_and_domain():
     with pytest.raises(InputError, match="step h"):
         gradient_check("x", {"x": 1}, h=0)
-    with pytest.raises(DomainError, match="gradient check at x = 0 - "):
-        gradient_check("sqrt(x + 1e-9)", {"x": 0}, h=1e-6)
+    # x - h leaves sqrt's domain: the difference turns one-sided instead of failing
+    row = gradient_check("sqrt(x + 1e-9)", {"x": 0}, h=1e-6).rows[0]
+    assert row.method == "forward"
+    # both sides undefined: a DomainError naming the input and the step
+    with pytest.raises(DomainError, match=r"undefined at x = 0 ± 1e-06"):
+        gradient_check("1/(x - 0.000001) + 1/(x + 0.000001)", {"x": 0}, h=1e-6)
+
+
+def test_gradient_check_scales_its_step_with_the_input():
+    row = gradient_check("x*3", {"x": 1e20}).rows[0]
+    assert row.step == pytest.approx(1e14) and row.rel_error < 1e-6
+    # near a domain edge the step shrinks so the difference stays central and accurate
+    row = gradient_check("log(x)", {"x": 1e-7}).rows[0]
+    assert row.method == "central" and row.rel_error < 1e-6
 
 
 # --- property tests on random expression trees -----------------------------------------------

@@ -17,6 +17,13 @@ LATEX_INFIX = {"add": "+", "sub": "-", "mul": r"\cdot"}
 FLAG_TEXT = {KINK: "kink: derivative taken as 0 (PyTorch)", TIE: "tie: gradient split 0.5/0.5 (PyTorch)"}
 
 
+def _whole(value: Any) -> Any:
+    """Floats that hold a whole number as ints in JSON (-12, not -12.0), as the text shows them."""
+    if type(value) is float and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
 def _v(value: Any) -> str:
     return "—" if value is None else show(value)
 
@@ -183,11 +190,12 @@ def mermaid(trace: Trace) -> str:
 
 
 def _check_blocks(check: GradientCheck) -> list[Block]:
-    table = Table(["input", "central difference", "backprop", "abs error", "rel error"], right=(1, 2, 3, 4),
-                  title=f"Gradient check (central differences, h = {check.h:g})")
+    table = Table(["input", "finite difference", "backprop", "abs error", "rel error", "step"], right=(1, 2, 3, 4, 5),
+                  title=f"Gradient check (central differences, step h·max(1, |x|), h = {check.h:g})")
     for row in check.rows:
+        step = f"{row.step:.3g}" + ("" if row.method == "central" else f" ({row.method})")
         table.rows.append([row.name, show(row.numeric), show(row.analytic), f"{row.abs_error:.3g}",
-                           f"{row.rel_error:.3g}"])
+                           f"{row.rel_error:.3g}", step])
     return [table, Line(f"max abs error {check.max_abs_error:.3g}, max rel error {check.max_rel_error:.3g}", "note")]
 
 
@@ -232,11 +240,12 @@ class BackpropView:
                 "op": graph.ops[i],
                 "formula": graph.formula(i),
                 "inputs": graph.args[i],
-                "value": values[i],
-                "grad": grads[i],
-                "local_grads": local_grads[i],
+                "value": _whole(values[i]),
+                "grad": _whole(grads[i]),
+                "local_grads": None if local_grads[i] is None else [_whole(d) for d in local_grads[i]],
                 "contributions": [
-                    {"from": c.consumer, "upstream": c.upstream, "local": c.local, "value": c.value}
+                    {"from": c.consumer, "upstream": _whole(c.upstream), "local": _whole(c.local),
+                     "value": _whole(c.value)}
                     for c in trace.contributions(i)
                 ],
                 "flags": trace.flags.get(i, ()),
@@ -244,9 +253,9 @@ class BackpropView:
             for i in range(len(graph))
         ]
         body: dict[str, Any] = {
-            "value": trace.value,
+            "value": _whole(trace.value),
             "output": trace.graph.names[trace.output],
-            "gradients": trace.gradients(),
+            "gradients": {name: _whole(g) for name, g in trace.gradients().items()},
             "symbolic": trace.symbolic,
             "nodes": nodes,
         }
@@ -255,7 +264,7 @@ class BackpropView:
                 "h": result.check.h,
                 "rows": [
                     {"input": r.name, "numeric": r.numeric, "analytic": r.analytic, "abs_error": r.abs_error,
-                     "rel_error": r.rel_error}
+                     "rel_error": r.rel_error, "step": r.step, "method": r.method}
                     for r in result.check.rows
                 ],
                 "max_abs_error": result.check.max_abs_error,
