@@ -17,6 +17,7 @@ import typer
 from cnncalc import __version__
 from cnncalc.env import Environment
 from cnncalc.errors import CnnCalcError, InputError
+from cnncalc.render.output import OutputClosed
 
 app = typer.Typer(
     name="cnncalc",
@@ -408,7 +409,9 @@ def run(argv: list[str] | None = None, environment: Environment | None = None) -
         return _fail(_env, exc.format_message(), exc.exit_code)
     except typer.Abort:
         return _fail(_env, "aborted", 1)
-    except BrokenPipeError:
+    except (BrokenPipeError, OutputClosed):
+        if outer is not None:  # inside `demo`: let the outer run stop too
+            raise OutputClosed() from None
         _silence_stdout()
         return 0
     except KeyboardInterrupt:

@@ -138,3 +138,15 @@ def test_a_large_program_prints_a_summary_not_a_flood(cli, tmp_path):
     full = cli("backprop", "--file", str(path), "--at", "x=0.1", "--json").json["result"]
     # x, the constant 2, t1, then a sin node and an add node for each of the 2,999 later stages
     assert len(full["nodes"]) == 3 + 2 * 2999
+
+
+def test_json_keeps_whole_numbers_integers(cli):
+    result = cli(*WORKSHEET, "--json").json["result"]
+    assert type(result["value"]) is int and all(type(g) is int for g in result["gradients"].values())
+    assert type(cli("backprop", "x/3", "--at", "x=1", "--json").json["result"]["value"]) is float
+
+
+@pytest.mark.parametrize("value", ["1e400", "-1e400", "1/3/4", "1" * 401])
+def test_unusable_at_values_are_input_errors(cli, value):
+    r = cli("backprop", "x", "--at", f"x={value}")
+    assert r.code == 2 and r.err.startswith("Error: --at") and r.err.count("\n") == 1

@@ -58,3 +58,10 @@ def test_broken_pipe_exits_quietly(tmp_path):
     proc = subprocess.run(["bash", "-o", "pipefail", "-c", script], capture_output=True, text=True, timeout=60)
     assert proc.stderr == ""
     assert proc.returncode == 0
+
+
+def test_demo_into_head_exits_quietly():
+    script = f"{sys.executable} -m cnncalc demo | head -n 1"
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.stderr == ""
+    assert proc.returncode == 0

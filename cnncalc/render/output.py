@@ -40,8 +40,19 @@ RICH_STYLES = {
 }
 
 
+class OutputClosed(Exception):
+    """stdout's reader went away (``| head``). Not an OSError, so Typer lets it through to cli.run."""
+
+
 def emit(env: Environment, command: str, view: Any, result: Any, fmt: Format = Format.TEXT) -> None:
     """Write ``result`` through ``view`` in the requested format."""
+    try:
+        _emit(env, command, view, result, fmt)
+    except BrokenPipeError:
+        raise OutputClosed() from None
+
+
+def _emit(env: Environment, command: str, view: Any, result: Any, fmt: Format) -> None:
     if fmt is Format.JSON:
         from cnncalc.render.jsonout import document
 
@@ -61,10 +72,14 @@ def emit(env: Environment, command: str, view: Any, result: Any, fmt: Format = F
 
 def write_blocks(env: Environment, blocks: Iterable[Block]) -> None:
     """Rich on a terminal, aligned plain text otherwise."""
-    if env.rich:
-        _write_rich(env, blocks)
-    else:
-        env.stdout.write(plain_text(blocks))
+    try:
+        if env.rich:
+            _write_rich(env, blocks)
+        else:
+            env.stdout.write(plain_text(blocks))
+            env.stdout.flush()
+    except BrokenPipeError:
+        raise OutputClosed() from None
 
 
 # --- plain text ----------------------------------------------------------
