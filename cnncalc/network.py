@@ -460,12 +460,21 @@ class PadSolution:
 
 @dataclass(frozen=True)
 class Solved:
-    """What was solved for, the layer it was solved on, and every solution found."""
+    """What was solved for, the layer it was solved on, and the solutions found.
+
+    ``more`` counts further solutions not listed (a large stride admits a
+    whole range of total paddings; only the first MAX_LISTED are listed).
+    """
 
     unknown: str  # "p" or "output-padding"
     target: int
     spec: sizes.LayerSpec
     solutions: tuple[PadSolution, ...]
+    more: int = 0
+
+
+#: Most solutions --solve lists; the rest are counted.
+MAX_LISTED = 10
 
 
 def _fixed_spec(spec: sizes.LayerSpec, unknown: str) -> None:
@@ -475,32 +484,47 @@ def _fixed_spec(spec: sizes.LayerSpec, unknown: str) -> None:
         raise InputError(f"--solve {unknown} needs numeric --W, --K, --s and --d")
 
 
-def solve_padding(spec: sizes.LayerSpec, target: int) -> Solved:
-    """Every padding (symmetric, then lo:hi splits of odd totals) that makes ``spec`` output ``target``.
+def _candidate_totals(spec: sizes.LayerSpec, target: int) -> range:
+    """Total paddings (lo + hi) that can give ``target``, computed, not searched.
 
-    Candidates are checked through :func:`sizes.layer_shape`, so solutions obey
-    exactly the rule and restrictions that ``shape`` applies.
+    A convolution's output is ⌊(W + P − span)/s⌋ + 1, which equals the target
+    exactly for P in [base, base + s − 1], base = (target − 1)s + span − W. A
+    pool's padding is at most half its kernel on each side, so its totals are
+    few and are all tried (ceil mode has its own last-window rule).
+    """
+    W, K, s, d = spec.W[0], spec.K[0], spec.s[0], spec.d[0]
+    if spec.kind == "pool":
+        return range(0, 2 * (K // 2) + 1)
+    base = (target - 1) * s + sizes.dilated_kernel(K, d) - W
+    return range(max(base, 0), max(base + s, 0))
+
+
+def solve_padding(spec: sizes.LayerSpec, target: int) -> Solved:
+    """Paddings (symmetric first, then the lo:hi split of odd totals) that make ``spec`` output ``target``.
+
+    Every candidate listed is checked through :func:`sizes.layer_shape`, so the
+    solutions obey exactly the rule and restrictions that ``shape`` applies.
     """
     _fixed_spec(spec, "p")
     if spec.kind == "transposed":
         raise InputError("--solve p is for convolutions and pools; for --transposed solve output-padding")
     if target < 1:
         raise InputError(f"--target {target} must be at least 1")
-    W, K, s, d = spec.W[0], spec.K[0], spec.s[0], spec.d[0]
-    # the output grows by one for every s of total padding, so only totals near this one can work
-    base = (target - 1) * s + sizes.dilated_kernel(K, d) - W
     found = []
-    for total in range(max(base - s, 0), max(base + 2 * s, 0) + 1):
+    totals = _candidate_totals(spec, target)
+    for total in totals[: 4 * MAX_LISTED]:
         lo = total // 2
-        candidate = spec._replace(pad=(PadSpec(lo=lo, hi=total - lo),))
         try:
-            out = sizes.layer_shape(candidate).output[0]
+            out = sizes.layer_shape(spec._replace(pad=(PadSpec(lo=lo, hi=total - lo),))).output[0]
         except InputError:
             continue
         if out == target:
             found.append(PadSolution(lo, total - lo, out))
+    count = totals.stop - totals.start  # not len(): a huge stride overflows it
+    more = max(count - 4 * MAX_LISTED, 0) if spec.kind == "conv" else 0
     found.sort(key=lambda p: (p.lo != p.hi, p.lo + p.hi))
-    return Solved("p", target, spec, tuple(found))
+    more += max(len(found) - MAX_LISTED, 0)
+    return Solved("p", target, spec, tuple(found[:MAX_LISTED]), more)
 
 
 def solve_output_padding(spec: sizes.LayerSpec, target: int) -> Solved:

@@ -206,3 +206,11 @@ def test_shapes_and_parameters_agree_with_torch_modules():
         x = module(x)
         assert tuple(x.shape[1:]) == row.output, row.text
         assert sum(p.numel() for p in module.parameters()) == row.params, row.text
+
+
+def test_solve_with_a_huge_stride_is_computed_not_searched():
+    solved = solve_padding(make_spec(W=[16], K=[3], s=[10**21]), 16)
+    assert len(solved.solutions) == 10
+    assert len(solved.solutions) + solved.more == 10**21  # every total in a range of s works
+    first = solved.solutions[0]
+    assert sizes.window_count(16, 3, first.lo, first.hi, 10**21, 1) == 16

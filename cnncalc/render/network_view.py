@@ -140,13 +140,17 @@ class SolveView:
         layer = f"--W {spec.W[0]} --K {spec.K[0]} --s {spec.s[0]} --d {spec.d[0]}"
         if not solved.solutions:
             return [Line(f"No {solved.unknown} gives an output of {solved.target} for {layer}.", "warn")]
-        blocks: list[Block] = [Line(f"{len(solved.solutions)} way(s) to reach an output of {solved.target} "
+        count = len(solved.solutions) + solved.more
+        blocks: list[Block] = [Line(f"{count:,} way(s) to reach an output of {solved.target} "
                                     f"with {layer}:", "answer")]
         table = Table([solved.unknown, "pads (lo, hi)", "output"], right=(2,))
         for sol in solved.solutions:
             pads = f"{sol.lo}, {sol.hi}" if solved.unknown == "p" else "—"
             table.rows.append([(_solution_text(solved, sol.lo, sol.hi), "code"), pads, str(sol.output)])
         blocks.append(table)
+        if solved.more:
+            blocks.append(Line(f"… and {solved.more:,} more: with stride {spec.s[0]} every total padding in a "
+                               f"range of {spec.s[0]} gives the same output", "note"))
         return blocks
 
     @staticmethod
@@ -157,5 +161,5 @@ class SolveView:
         ]
         return (
             {**layer_json_input(solved.spec), "solve": solved.unknown, "target": solved.target},
-            {"solutions": solutions, "found": bool(solutions)},
+            {"solutions": solutions, "found": bool(solutions), "more": solved.more},
         )
