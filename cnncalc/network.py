@@ -42,6 +42,8 @@ from cnncalc.sizes import PadSpec
 #: Longest spec accepted, in characters, and most layers.
 MAX_SPEC_CHARS = 100_000
 MAX_LAYERS = 2_000
+#: With a symbolic input every stride nests another floor(); past this many layers sympy slows to seconds.
+MAX_SYMBOLIC_LAYERS = 60
 
 Value = Any  # int, str (a name or word), bool, or a tuple of those
 
@@ -429,11 +431,14 @@ def _int(value: Any) -> Any:
 
 def network(input_shape: Sequence[Value], calls: Sequence[LayerCall]) -> NetworkResult:
     """Run a chain of layers over a C×(spatial) input: each layer's shape, params, MACs and field."""
+    if any(isinstance(v, str) for v in input_shape) and len(calls) > MAX_SYMBOLIC_LAYERS:
+        raise InputError(
+            f"--layers has {len(calls)} layers; with a symbolic --input the limit is {MAX_SYMBOLIC_LAYERS} "
+            "(give numbers for longer networks)"
+        )
     shape = tuple(_sym(v) for v in input_shape)
     fields: tuple[Field, ...] | None = tuple(Field(1, 1, Fraction(0)) for _ in shape[1:])
     rows = []
-    total_params: Any = 0
-    total_macs: Any = 0
     for call in calls:
         bound = bind(call)
         where = f"layer {call.index} ({call.text})"
@@ -442,10 +447,19 @@ def network(input_shape: Sequence[Value], calls: Sequence[LayerCall]) -> Network
             if isinstance(v, int) and v < 1:
                 raise InputError(f"{where}: the output size would be {v}; it must be at least 1")
         rows.append(LayerRow(call.index, bound["kind"], call.text, shape, params, macs, fields, warnings))
-        total_params += params
-        total_macs += macs
     symbolic = any(isinstance(v, str) for v in input_shape)
-    return NetworkResult(tuple(_sym(v) for v in input_shape), rows, _int(total_params), _int(total_macs), symbolic)
+    total_params = _total([row.params for row in rows])
+    total_macs = _total([row.macs for row in rows])
+    return NetworkResult(tuple(_sym(v) for v in input_shape), rows, total_params, total_macs, symbolic)
+
+
+def _total(values: list[Any]) -> Any:
+    """Sum in one go: adding symbolic terms one at a time re-sorts the growing sum every time."""
+    if all(isinstance(v, int) for v in values):
+        return sum(values)
+    import sympy
+
+    return _int(sympy.Add(*values))
 
 
 # --- solving for padding ---------------------------------------------------

@@ -40,6 +40,8 @@ def _is_int(v: Size) -> bool:
 def _floordiv(a: Size, b: Size) -> Size:
     if _is_int(a) and _is_int(b):
         return a // b
+    if b == 1:
+        return a  # sizes are integers, so ⌊a/1⌋ = a; sympy would spend milliseconds proving it
     import sympy
 
     return sympy.floor(a / b)
@@ -328,7 +330,7 @@ def _dim_result(spec: LayerSpec, i: int, kernel: str = "--K", size: str = "--W")
         else:
             import sympy
 
-            unused = sympy.Max(remainder - hi, 0)
+            unused = sympy.Max(remainder - hi, 0, evaluate=False)  # evaluating it compares nested floors: slow
     if _is_int(out) and out < 1:
         where = f" in dimension {i + 1}" if len(spec.W) > 1 else ""
         raise InputError(

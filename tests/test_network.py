@@ -214,3 +214,11 @@ def test_solve_with_a_huge_stride_is_computed_not_searched():
     assert len(solved.solutions) + solved.more == 10**21  # every total in a range of s works
     first = solved.solutions[0]
     assert sizes.window_count(16, 3, first.lo, first.hi, 10**21, 1) == 16
+
+
+def test_symbolic_networks_are_bounded():
+    from cnncalc.network import MAX_SYMBOLIC_LAYERS
+
+    with pytest.raises(InputError, match=f"the limit is {MAX_SYMBOLIC_LAYERS}"):
+        run("; ".join(["relu"] * (MAX_SYMBOLIC_LAYERS + 1)), "3xHxW")
+    assert len(run("; ".join(["relu"] * (MAX_SYMBOLIC_LAYERS + 1)), "3x8x8").layers) == MAX_SYMBOLIC_LAYERS + 1
