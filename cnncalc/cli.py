@@ -133,8 +133,8 @@ def _read_spec(text: str, option: str) -> str:
 def shape(
     W: Optional[str] = typer.Option(None, "--W", "--input-size", help="Input size: 9, or one per dimension: 32,32. A name (W) makes it symbolic."),
     K: Optional[str] = typer.Option(None, "--K", "--kernel-size", help="Kernel size, e.g. 3 or 3,5."),
-    p: str = typer.Option(
-        "0", "--p", "--padding", help="Padding: 1, valid, same, lo:hi (asymmetric), or one per dimension.",
+    p: Optional[str] = typer.Option(
+        None, "--p", "--padding", help="Padding (default 0): 1, valid, same, lo:hi (asymmetric), or one per dimension.",
         autocompletion=_complete_padding,
     ),
     s: Optional[str] = typer.Option(None, "--s", "--stride", help="Stride (default 1; for pools, the kernel size)."),
@@ -183,7 +183,7 @@ def shape(
     spec = sizes.make_spec(
         W=literals.parse_size_list(W, "--W"),
         K=literals.parse_size_list(K, "--K"),
-        pad=literals.parse_padding(p, "--p"),
+        pad=literals.parse_padding(p if p is not None else "0", "--p"),
         s=literals.parse_size_list(s, "--s") if s is not None else None,
         d=literals.parse_size_list(d, "--d"),
         kind="transposed" if transposed else "pool" if pool else "conv",
@@ -198,6 +198,8 @@ def shape(
 
         if solve not in ("p", "output-padding") or target is None:
             raise InputError(f"--solve {solve} --target {target}: use --solve p or --solve output-padding with --target N")
+        if solve == "p" and p is not None:
+            raise InputError(f"--p {p} with --solve p: the padding is what gets solved for; leave --p out")
         solver = network.solve_padding if solve == "p" else network.solve_output_padding
         emit(env(), "shape", SolveView, solver(spec, literals.parse_int(target, "--target")), fmt)
         return
@@ -326,7 +328,9 @@ def _complete_graph(incomplete: str) -> list[str]:
 )
 def backprop(
     program: Optional[str] = typer.Argument(
-        None, help="Expression or staged program: \"(x+y)*z\" or \"g = x + y; f = g * z\" (';' or newlines)."
+        None,
+        help="Expression or staged program: \"(x+y)*z\" or \"g = x + y; f = g * z\" (';' or newlines). "
+        "One that starts with '-' goes after --: cnncalc backprop --at x=1 -- \"-x*2\".",
     ),
     at: list[str] = typer.Option(
         [], "--at", help="Input values, name=value[,name=value] (repeatable). Without --at gradients are symbolic."
@@ -349,6 +353,8 @@ def backprop(
     fmt = _output(json_out, latex_out)
     if graph is not None and graph not in ("dot", "mermaid"):
         raise InputError(f"--graph {graph} is not a graph format; use dot or mermaid")
+    if graph is not None and fmt.value != "text":
+        raise InputError(f"--graph {graph} and --{fmt.value} cannot be combined; pick one output")
     if (program is None) == (file is None):
         raise InputError("give the program either as an argument or with --file (not both)")
     text = program if program is not None else _read_spec("@" + file, "--file")

@@ -150,3 +150,13 @@ def test_json_keeps_whole_numbers_integers(cli):
 def test_unusable_at_values_are_input_errors(cli, value):
     r = cli("backprop", "x", "--at", f"x={value}")
     assert r.code == 2 and r.err.startswith("Error: --at") and r.err.count("\n") == 1
+
+
+def test_graph_source_cannot_be_mixed_with_json(cli):
+    r = cli(*WORKSHEET, "--graph", "dot", "--json")
+    assert r.code == 2 and "cannot be combined" in r.err and r.out == ""
+
+
+def test_a_program_starting_with_minus_goes_after_double_dash(cli):
+    r = cli("backprop", "--at", "x=3", "--", "-x*2", "--json")
+    assert r.code == 0 and r.json["result"]["value"] == -6

@@ -204,6 +204,7 @@ def test_network_text_shows_totals(cli):
         (["--W", "32", "--K", "3", "--solve", "q", "--target", "4"], "--solve q"),
         (["--W", "32", "--K", "3", "--solve", "p"], "--target"),
         (["--K", "3"], "missing option --W"),
+        (["--W", "32", "--K", "3", "--solve", "p", "--target", "16", "--p", "1"], "leave --p out"),
     ],
 )
 def test_network_and_solve_errors(cli, args, fragment):
