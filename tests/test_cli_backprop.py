@@ -158,5 +158,5 @@ def test_graph_source_cannot_be_mixed_with_json(cli):
 
 
 def test_a_program_starting_with_minus_goes_after_double_dash(cli):
-    r = cli("backprop", "--at", "x=3", "--", "-x*2", "--json")
+    r = cli("backprop", "--at", "x=3", "--json", "--", "-x*2")
     assert r.code == 0 and r.json["result"]["value"] == -6
