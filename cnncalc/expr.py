@@ -73,8 +73,9 @@ _TOKEN = re.compile(
     r"|[^ \t\r\f\v]"  # any other single character, including "\n"
 )
 # Chunk boundaries for tokenizing: characters that never occur inside a token
-# (a sign after e/E may belong to an exponent, a "*" next to "*" to "**").
-_BOUNDARY = re.compile(r"[;\n(),/ \t]|(?<![eE])[+-]|(?<!\*)\*\*?(?!\*)")
+# (a sign after e/E may belong to an exponent, a "*" next to "*" to "**", a "/"
+# next to "/" to "//", a "-" before ">" to "->").
+_BOUNDARY = re.compile(r"[;\n(), \t]|(?<!/)/(?!/)|(?<![eE])(?:\+|-(?!>))|(?<!\*)\*\*?(?!\*)")
 _CHUNK = 1 << 16
 # Pieces without these characters can be split with str methods.
 _NOT_PLAIN = re.compile(r"[^A-Za-z0-9_.+\-*/(),;=\n \t\r]")

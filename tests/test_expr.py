@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cnncalc import expr
@@ -369,6 +369,8 @@ def _exact(text: str) -> Graph | InputError:
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(_ALPHABET, max_size=25), st.integers(1, 12))
+@example(["x", "/", "/"], 1)  # a piece boundary once split "//" into "/" "/"
+@example(["x", "-", ">", "y"], 1)
 def test_fast_and_exact_passes_agree_for_any_chunking(pieces, chunk):
     text = "".join(pieces)
     reference = _exact(text)  # one piece: the text is shorter than _CHUNK
