@@ -15,8 +15,11 @@ the input channels.
 
 Three engines, chosen by the kind of data:
 
-* exact (``int``/``Fraction`` entries): numpy object arrays, one strided slice
-  per kernel tap, so 1/4·(1+2+4+5) is exactly 3 and comes back as ``int``;
+* exact (``int``/``Fraction`` entries): each array is scaled to Python ints by
+  the least common multiple of its denominators, convolved on numpy object
+  arrays (one strided slice per kernel tap), and each output divided back once,
+  so 1/4·(1+2+4+5) is exactly 3 and comes back as ``int``, and no Fraction
+  arithmetic (a gcd per operation) runs inside the sums;
 * symbolic (sympy entries): each output is built directly as a sympy sum;
   taps that meet padding are skipped, so padded zeros never appear;
 * float (float64), per case by a small cost model: "direct" — numpy.correlate
@@ -26,8 +29,18 @@ Three engines, chosen by the kind of data:
   (``numpy.fft.rfftn``) for large kernels. Nothing copies windows: peak memory
   is a small multiple of input + output.
 
-Limits (InputError beyond them): ``MAX_EXACT_TERMS`` exact and
-``MAX_SYMBOLIC_TERMS`` symbolic multiply-adds (outputs × taps × input channels).
+Limits (InputError beyond them, checked before any work):
+
+* exact: ``MAX_EXACT_TERMS`` small-integer operations. A multiply-add (outputs ×
+  taps × input channels) on scaled entries of up to ~128 bits counts 1; wider
+  entries count ⌈bits_x/64⌉·⌈bits_k/64⌉/6; when there are denominators, each
+  output's final reduction (a gcd) counts 64 + w²/2 for a w-word result. So 10⁴-tap integer kernels over 10³
+  outputs (10⁷) pass, while 10⁷ multiply-adds of fractions do not.
+* symbolic: ``MAX_SYMBOLIC_TERMS`` terms, i.e. multiply-adds plus one per output
+  (each output is a sympy object of its own).
+
+Both keep a whole ``cnncalc conv`` run (parsing, convolution, printing, JSON)
+under about 1.5 s.
 
 Pure: no printing, no files. numpy is imported when a convolution runs, sympy
 only on the symbolic path.
@@ -44,10 +57,12 @@ from cnncalc.errors import DomainError, InputError
 from cnncalc.literals import ArrayValue
 from cnncalc.sizes import PadSpec, ShapeResult
 
-#: Most multiply-adds (outputs × taps × input channels) the exact path will do (~seconds).
+#: Most small-integer operations (weighted multiply-adds, see above) the exact path does: 10⁷ ≈ 0.5 s.
 MAX_EXACT_TERMS = 10**7
-#: Most multiply-adds the symbolic path will do; each becomes a sympy term.
-MAX_SYMBOLIC_TERMS = 10**6
+#: Most symbolic terms (multiply-adds + outputs) the symbolic path builds: ≤ ~1.3 s whole-process with --json.
+MAX_SYMBOLIC_TERMS = 80_000
+#: Denominators whose least common multiple is wider than this many bits make exact work refused.
+MAX_EXACT_BITS = 1 << 16
 #: Output elements per block of the slice-by-slice float engine (256 KiB of float64 + scratch: fits in L2).
 BLOCK_ELEMS = 1 << 15
 #: Elements per block of rows for the numpy.correlate engine (1 MiB of float64, measured best here).
@@ -154,7 +169,7 @@ def layer_for(
     spec = sizes.make_spec(
         W=x_shape[-n:], K=k_shape[-n:], pad=pad, s=stride, d=dilation, kind="conv", same_mode=same_mode
     )
-    return sizes.layer_shape(spec), channels
+    return sizes.layer_shape(spec, kernel="--k size", size="--x size"), channels
 
 
 # ---------------------------------------------------------------------------
@@ -244,14 +259,17 @@ def convolve(
     for extent in out_spatial:
         out_count *= extent
     work = out_count * taps_per_output
-    if kind != "float":
-        limit = MAX_SYMBOLIC_TERMS if kind == "symbolic" else MAX_EXACT_TERMS
-        if work > limit:
-            raise InputError(
-                f"--x {_dims_text(x.shape)} with --k {_dims_text(k.shape)} needs {work} {kind} multiply-adds; "
-                f"the limit is {limit} (use .npy/.csv files of floats for large numeric work)"
-            )
-    xs, ks = _channel_layout(x.data, k.data, channels)
+    what = f"--x {_dims_text(x.shape)} with --k {_dims_text(k.shape)}"
+    advice = "use .npy/.csv files of floats for large numeric work"
+    x_data, k_data, scale = x.data, k.data, 1
+    if kind == "symbolic" and work + out_count > MAX_SYMBOLIC_TERMS:
+        raise InputError(
+            f"{what} needs {work} symbolic multiply-adds over {out_count} outputs ({work + out_count} terms); "
+            f"the symbolic limit is {MAX_SYMBOLIC_TERMS} terms, multiply-adds plus outputs ({advice})"
+        )
+    if kind == "exact":
+        x_data, k_data, scale = _exact_plan(x.data, k.data, work, out_count, taps_per_output, what, advice)
+    xs, ks = _channel_layout(x_data, k_data, channels)
     if flip:
         ks = _flipped(ks, n)
     geometry = _geometry(layer)
@@ -259,7 +277,7 @@ def convolve(
     if kind == "float":
         out, used = _float_conv(xs, ks, layer, geometry, method)
     elif kind == "exact":
-        out, used = _exact_conv(xs, ks, out_spatial, geometry, strides), "exact"
+        out, used = _exact_conv(xs, ks, out_spatial, geometry, strides, scale), "exact"
     else:
         out, used = _symbolic_conv(xs, ks, out_spatial, geometry, strides), "symbolic"
     if channels is None:
@@ -304,8 +322,73 @@ def window(result: ConvResult, out_index: Sequence[int]) -> list[Tap]:
 # Exact engine
 
 
-def _exact_conv(x: Any, kernel: Any, out_spatial: tuple[int, ...], geometry: Any, strides: tuple[int, ...]) -> Any:
-    """int/Fraction arithmetic on object arrays: one strided multiply-add per tap."""
+def _scaled_ints(data: Any) -> tuple[Any, int, int] | None:
+    """(the entries times L as Python ints, L, widest scaled entry in bits); L = lcm of the denominators.
+
+    None when L is wider than ``MAX_EXACT_BITS``.
+    """
+    import math
+
+    import numpy as np
+
+    values = data.reshape(-1).tolist()
+    scale = 1
+    for denominator in {v.denominator for v in values if type(v) is not int}:
+        scale = scale * denominator // math.gcd(scale, denominator)
+        if scale.bit_length() > MAX_EXACT_BITS:
+            return None
+    if scale == 1:
+        ints = [int(v) for v in values]
+    else:
+        ints = [v.numerator * (scale // v.denominator) for v in values]
+    bits = max(1, max(abs(v) for v in ints).bit_length())
+    out = np.empty(len(ints), dtype=object)
+    out[:] = ints
+    return out.reshape(data.shape), scale, bits
+
+
+def _width_weight(bits_a: int, bits_b: int) -> int:
+    """Cost of multiplying numbers this wide, in units of a small-int multiply-add (measured: 1330-bit ≈ 70)."""
+    return max(1, (-(-bits_a // 64)) * (-(-bits_b // 64)) // 6)
+
+
+def _exact_plan(
+    x: Any, k: Any, work: int, out_count: int, taps: int, what: str, advice: str
+) -> tuple[Any, Any, int]:
+    """Scaled integer arrays and the common denominator, or InputError when the weighted cost is over the limit."""
+    scaled_x, scaled_k = _scaled_ints(x), _scaled_ints(k)
+    if scaled_x is None or scaled_k is None:
+        raise InputError(
+            f"{what}: the entries' denominators have a least common multiple wider than {MAX_EXACT_BITS} bits, "
+            f"too large for exact arithmetic ({advice})"
+        )
+    (xi, x_scale, x_bits), (ki, k_scale, k_bits) = scaled_x, scaled_k
+    wide = _width_weight(x_bits, k_bits)
+    cost = work * wide
+    scale = x_scale * k_scale
+    if scale != 1:
+        out_words = -(-(x_bits + k_bits + taps.bit_length()) // 64)
+        cost += out_count * (64 + out_words * out_words // 2)  # Fraction(v, scale): a gcd (measured)
+    if cost > MAX_EXACT_TERMS:
+        detail = f"{work} exact multiply-adds"
+        if wide > 1:
+            detail += f" on numbers of up to {x_bits} and {k_bits} bits"
+        if scale != 1:
+            detail += f" and {out_count} fraction reductions"
+        raise InputError(
+            f"{what} needs {detail}, about {cost} small-integer operations; "
+            f"the exact limit is {MAX_EXACT_TERMS} ({advice})"
+        )
+    return xi, ki, scale
+
+
+def _exact_conv(
+    x: Any, kernel: Any, out_spatial: tuple[int, ...], geometry: Any, strides: tuple[int, ...], scale: int = 1
+) -> Any:
+    """Integer arithmetic on object arrays (one strided multiply-add per tap), divided by ``scale`` at the end.
+
+    ``x`` and ``kernel`` hold Python ints (int/Fraction entries also work, slowly).
+    """
     import itertools
 
     import numpy as np
@@ -326,9 +409,11 @@ def _exact_conv(x: Any, kernel: Any, out_spatial: tuple[int, ...], geometry: Any
                 out_sl, in_sl = _slices(axis_taps, strides)  # type: ignore[arg-type]
                 target[out_sl] += x[ci][in_sl] * value
     flat = out.reshape(-1)
-    for i, v in enumerate(flat.tolist()):
-        if isinstance(v, Fraction) and v.denominator == 1:
-            flat[i] = int(v)
+    values = flat.tolist()
+    if scale != 1:
+        values = [Fraction(v, scale) for v in values]
+    if scale != 1 or any(type(v) is not int for v in values):
+        flat[:] = [int(v) if isinstance(v, Fraction) and v.denominator == 1 else v for v in values]
     return out
 
 

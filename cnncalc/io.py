@@ -4,8 +4,9 @@ What ``--x``/``--k`` accept (:func:`read_array`):
 
 * ``-``: stdin, holding an array literal (a JSON array of numbers is one), or CSV text;
 * a path ending in ``.npy`` (read with ``allow_pickle=False``), ``.csv`` or ``.txt``
-  (numbers separated by commas and/or whitespace, one row per line; blank lines
-  and lines starting with ``#`` are skipped);
+  (plain decimal numbers such as ``-2.5e3`` — no ``_``, hex, ``nan``/``inf`` or
+  non-ASCII digits — separated by commas and/or whitespace, one row per line;
+  blank lines and lines starting with ``#`` are skipped);
 * anything else: an array literal or symbol range (:func:`cnncalc.literals.parse_array`).
 
 Files hold numbers only and always give float64 data (kind ``"float"``). A CSV/TXT
@@ -21,7 +22,7 @@ import re
 from typing import IO, Any
 
 from cnncalc.errors import InputError
-from cnncalc.literals import ArrayValue, parse_array
+from cnncalc.literals import MAX_ARRAY_DIMS, ArrayValue, parse_array
 
 #: File types ``--x``/``--k`` read, and ``--out`` writes (no .txt output).
 READ_SUFFIXES = (".npy", ".csv", ".txt")
@@ -33,6 +34,9 @@ MAX_TEXT_BYTES = 1 << 30
 
 _FLOAT_TOKEN = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
 _SEPARATORS = re.compile(r"[,\s]+")
+#: A character no plain decimal number (or separator) contains: float() accepts '1_000', 'nan', '١٢', …; files do not.
+_NON_DECIMAL = re.compile(r"[^0-9eE+\-.,\s]")
+_NOT_BRACKET = re.compile(r"[^\[\]]+")
 _LITERAL_START = re.compile(r"\s*(\[|[^\[\]*]+\*\s*\[|[A-Za-z_][A-Za-z0-9_]*:)")
 
 
@@ -95,13 +99,22 @@ def read_stdin(stream: IO[str], option: str) -> ArrayValue:
 
 
 def _refuse_json_non_numbers(content: str, option: str) -> None:
-    """JSON arrays are literals; strings, booleans and null in them are refused, not read as names."""
+    """JSON arrays are literals; strings, booleans and null in them are refused, not read as names.
+
+    Nesting deeper than the literal rules allow (``MAX_ARRAY_DIMS``) is refused
+    before ``json.loads`` runs, so a deep document cannot exhaust the recursion limit.
+    """
     import json
 
+    if _nesting_exceeds(content, MAX_ARRAY_DIMS):
+        raise InputError(
+            f"{option} -: the array nests deeper than {MAX_ARRAY_DIMS} levels; "
+            f"arrays have at most {MAX_ARRAY_DIMS} dimensions"
+        )
     try:
         document = json.loads(content)
-    except ValueError:
-        return  # not JSON: a literal with fractions or names
+    except (ValueError, RecursionError):
+        return  # not JSON (or unbalanced): the literal parser explains what is wrong
     stack = [document]
     while stack:
         item = stack.pop()
@@ -111,6 +124,21 @@ def _refuse_json_non_numbers(content: str, option: str) -> None:
             raise InputError(f"{option} -: the JSON array holds {json.dumps(item)}; only numbers are allowed")
 
 
+def _nesting_exceeds(content: str, limit: int) -> bool:
+    """True when some '[' … ']' pair sits inside ``limit`` others, counted without recursion.
+
+    Each pass deletes every innermost ``[]`` of the brackets-only text, which
+    lowers the depth of every remaining pair by one; a pair left after ``limit``
+    passes was nested more than ``limit`` deep.
+    """
+    if content.count("[") <= limit:
+        return False
+    brackets = _NOT_BRACKET.sub("", content)
+    for _ in range(limit):
+        brackets = brackets.replace("[]", "")
+    return "[]" in brackets
+
+
 def parse_table(content: str, where: str) -> ArrayValue:
     """Numbers separated by commas/whitespace, one row per line, as float64 (1D for one row or column)."""
     import numpy as np
@@ -118,10 +146,13 @@ def parse_table(content: str, where: str) -> ArrayValue:
     rows: list[list[str]] = []
     line_numbers: list[int] = []
     width = None
+    suspect = False  # a line holds a character no plain decimal number has
     for number, line in enumerate(content.splitlines(), start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
+        if not suspect and _NON_DECIMAL.search(stripped):
+            suspect = True
         tokens = [t for t in _SEPARATORS.split(stripped) if t]
         if width is None:
             width = len(tokens)
@@ -144,6 +175,14 @@ def parse_table(content: str, where: str) -> ArrayValue:
         raise InputError(f"{where}: line {number} has {token!r}, which is not a number; files hold numbers only")
     assert data is not None
     _require_finite(data, where)
+    if suspect:  # float() also reads '1_000', '١٢' and the like; plain decimals only here
+        bad = _first_bad(rows, line_numbers)
+        if bad is not None:
+            number, token = bad
+            raise InputError(
+                f"{where}: line {number} has {token!r}, which is not a plain decimal number "
+                "(digits with optional sign, '.' and exponent, like -2.5e3; no '_', hex or other scripts' digits)"
+            )
     shape = (len(rows), width)
     if len(rows) == 1 or width == 1:
         shape = (len(rows) * width,)

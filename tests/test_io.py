@@ -253,3 +253,45 @@ def test_write_checks(tmp_path):
     one_line_error(cio.check_output_path, str(tmp_path / "y.txt"), match="use .npy or .csv")
     one_line_error(cio.check_output_path, str(tmp_path / "missing" / "y.npy"), match="does not exist")
     one_line_error(cio.write_array, str(tmp_path / "y.csv"), np.zeros((2, 2, 2)), match="at most 2 dimensions")
+
+
+# --- QA fixes: deep JSON on stdin, non-decimal numbers in files ---------------------
+
+
+def test_stdin_deeply_nested_json_is_an_input_error_not_a_recursion_error():
+    deep = "[" * 100_000 + "1" + "]" * 100_000
+    one_line_error(cio.read_array, "-", "--x", io.StringIO(deep), match="deeper than 4 levels")
+    # unbalanced, too: never a RecursionError out of json.loads
+    one_line_error(cio.read_array, "-", "--x", io.StringIO("[" * 100_000), match="deeper than 4 levels")
+    one_line_error(cio.read_array, "-", "--x", io.StringIO("[[[[[1]]]]]"), match="deeper than 4 levels")
+
+
+def test_stdin_json_up_to_four_levels_still_reads():
+    got = cio.read_array("-", "--k", io.StringIO("[[[[1, 2]]]]"))
+    assert got.shape == (1, 1, 1, 2)
+
+
+@pytest.mark.parametrize("token", ["1_000", "1_0", "١٢", "１"])
+def test_csv_refuses_what_float_accepts_but_a_decimal_is_not(tmp_path, token):
+    path = tmp_path / "x.csv"
+    path.write_text(f"1,2\n3,{token}\n", encoding="utf-8")
+    message = one_line_error(cio.read_array, str(path), "--x", match="not a plain decimal number")
+    assert "line 2" in message and repr(token) in message
+
+
+def test_csv_hex_and_nan_keep_their_messages(tmp_path):
+    path = tmp_path / "x.txt"
+    path.write_text("0x1 2\n")
+    one_line_error(cio.read_array, str(path), "--x", match="not a number")
+    path.write_text("nan 2\n")
+    one_line_error(cio.read_array, str(path), "--x", match="NaN or infinity")
+
+
+def test_csv_plain_decimals_still_read(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("1e5, +.5, 1., -2.5E-3\n")
+    assert cio.read_array(str(path), "--x").data.tolist() == [1e5, 0.5, 1.0, -2.5e-3]
+
+
+def test_stdin_csv_refuses_underscores():
+    one_line_error(cio.read_array, "-", "--x", io.StringIO("1_000, 2\n"), match="not a plain decimal number")

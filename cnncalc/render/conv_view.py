@@ -7,6 +7,19 @@ large result never floods the terminal. JSON: ``output`` (nested lists of
 numbers, or strings for symbolic entries), ``shape`` and the windows of small
 results. LaTeX: a bmatrix (elided when large).
 
+Windows are bounded by total taps, not outputs alone (a 10⁴-tap kernel would
+otherwise list 10⁷ taps). JSON lists ``windows`` for the outputs it covers (all
+outputs when there are at most ``JSON_WINDOWS``; with ``--explain`` the first
+``max(JSON_WINDOWS, EXPLAIN_LIMIT)``) only when outputs covered × taps per output
+≤ ``MAX_WINDOW_TAPS``; otherwise ``windows`` is null and ``windows_omitted`` says
+why. Text writes an output's window out only for kernels of at most
+``MAX_TAPS_SHOWN`` taps, and for at most ``MAX_WINDOW_TAPS`` // taps outputs
+(at most ``EXPLAIN_LIMIT``); it says how many outputs it left out.
+
+Window labels: when ``x`` is symbolic, an input entry that is a plain symbol is
+labelled by its own name (``x0`` for the range ``x0:8``); otherwise by its
+1-based position (``x1``, ``x[1,2]``). ``pad`` marks padding.
+
 Symbolic entries are written by :func:`expr_text`, which produces sympy's own
 ``str()`` for sums of products of symbols and rationals without going through
 sympy's printer (10^4 entries would otherwise take seconds).
@@ -35,6 +48,8 @@ FULL_SIDE = 16
 PREVIEW_KEEP = 3
 #: Windows included in JSON for outputs up to this size (or with --explain).
 JSON_WINDOWS = 1000
+#: Most taps (outputs × taps per output) listed in windows, in JSON and in text.
+MAX_WINDOW_TAPS = 10_000
 
 
 @dataclass(frozen=True)
@@ -162,6 +177,24 @@ def _position(letter: str, index: Sequence[int]) -> str:
     return f"{letter}[{','.join(str(i + 1) for i in index)}]"
 
 
+def _input_label(result: ConvResult, index: tuple[int, ...]) -> str:
+    """A symbolic input entry that is a plain symbol by its own name, anything else by position."""
+    if result.x.kind == "symbolic":
+        value = result.x.data[index]
+        if type(value).__name__ == "Symbol":
+            return str(value)
+    return _position("x", index)
+
+
+def taps_per_output(result: ConvResult) -> int:
+    """Taps in every window: input channels × kernel taps (without building a window)."""
+    n = result.spatial_ndim
+    count = result.channels[0] if result.channels else 1
+    for extent in result.k.shape[-n:]:
+        count *= extent
+    return count
+
+
 def _sizes(shape: Sequence[int]) -> str:
     return " × ".join(str(n) for n in shape)
 
@@ -187,12 +220,13 @@ def _title(result: ConvResult) -> str:
 
 def explain_line(result: ConvResult, out_index: tuple[int, ...]) -> str:
     """``y1 = k1·0 + k2·x1 + k3·x2 = k2*x1 + k3*x2   window (pad, x1, x2)``."""
-    taps = window(result, out_index)
     value = result.output[out_index]
     value_text = expr_text(value)
     head = f"{_position('y', out_index)} ="
-    if len(taps) > MAX_TAPS_SHOWN:
-        return f"{head} {value_text}   ({len(taps)} taps; window too large to write out)"
+    count = taps_per_output(result)
+    if count > MAX_TAPS_SHOWN:
+        return f"{head} {value_text}   ({count} taps; window too large to write out)"
+    taps = window(result, out_index)
     kernel, source = result.k.data, result.x.data
     terms = []
     where = []
@@ -203,7 +237,7 @@ def explain_line(result: ConvResult, out_index: tuple[int, ...]) -> str:
             where.append("pad")
         else:
             terms.append(f"{k_text}·{_factor_text(source[tap.input_index])}")
-            where.append(_position("x", tap.input_index))
+            where.append(_input_label(result, tap.input_index))
     product = " + ".join(terms)
     line = f"{head} {product}"
     if value_text != product.replace("·", "*"):
@@ -285,13 +319,21 @@ def text(report: Report) -> list[Block]:
         label = f"dim {i + 1}: " if len(result.layer.dims) > 1 else ""
         pads = f" (padding {dim.pad_lo} before, {dim.pad_hi} after)" if dim.pad_lo or dim.pad_hi else ""
         blocks.append(Line(f"{label}size {worked(result.layer.spec, dim, i)}{pads}", "dim"))
-    taps = len(window(result, (0,) * output.ndim))
+    taps = taps_per_output(result)
     explain = report.explain or (output.size <= AUTO_EXPLAIN and taps <= MAX_TAPS_SHOWN)
     if explain:
-        indices = _all_indices(result.shape, EXPLAIN_LIMIT)
+        limit = EXPLAIN_LIMIT
+        if taps <= MAX_TAPS_SHOWN:
+            limit = min(limit, max(1, MAX_WINDOW_TAPS // taps))
+        indices = _all_indices(result.shape, limit)
         blocks.extend(Line(explain_line(result, index)) for index in indices)
         if output.size > len(indices):
-            blocks.append(Line(f"… {output.size - len(indices)} more outputs not written out (use --json or --out)", "dim"))
+            why = f"at most {len(indices)} outputs are written out"
+            if len(indices) < EXPLAIN_LIMIT:
+                why += f" ({taps} taps each, at most {MAX_WINDOW_TAPS} taps in all)"
+            blocks.append(
+                Line(f"… {output.size - len(indices)} more outputs not written out: {why} (use --json or --out)", "dim")
+            )
     small = output.size <= FULL_ENTRIES and max(output.shape) <= FULL_SIDE * (1 if output.ndim > 1 else 4)
     if small and not (explain and result.kind == "symbolic"):
         if output.ndim == 1:
@@ -352,11 +394,22 @@ def json(report: Report) -> tuple[dict, dict]:
     }
     if report.out_path:
         result_doc["written_to"] = report.out_path
-    if report.explain or result.output.size <= JSON_WINDOWS:
-        indices = _all_indices(result.shape, max(JSON_WINDOWS, EXPLAIN_LIMIT))
-        result_doc["windows"] = [
-            {"output_index": list(index), "taps": [_tap_json(t) for t in window(result, index)]} for index in indices
-        ]
+    size = int(result.output.size)
+    if report.explain or size <= JSON_WINDOWS:
+        covered = min(size, max(JSON_WINDOWS, EXPLAIN_LIMIT))
+        taps = taps_per_output(result)
+        if covered * taps <= MAX_WINDOW_TAPS:
+            indices = _all_indices(result.shape, covered)
+            result_doc["windows"] = [
+                {"output_index": list(index), "taps": [_tap_json(t) for t in window(result, index)]}
+                for index in indices
+            ]
+        else:
+            result_doc["windows"] = None
+            result_doc["windows_omitted"] = (
+                f"{covered} outputs × {taps} taps = {covered * taps} taps is more than the {MAX_WINDOW_TAPS} "
+                "listed at most; output o reads input o·s − p_lo + j·d for tap j"
+            )
         result_doc["index_base"] = 0
     return input_doc, result_doc
 
