@@ -247,14 +247,14 @@ def toeplitz(
     if dense and sparse:
         raise InputError("--dense and --sparse cannot be combined; pick one layout")
     result = core.toeplitz(
-        literals.parse_array(k, "--k"),
+        core.parse_array(k, "--k"),
         literals.parse_size_list(W, "--W") if W is not None else None,
         pad=literals.parse_padding(p, "--p"),
         s=literals.parse_size_list(s, "--s"),
         d=literals.parse_size_list(d, "--d"),
         transpose=transpose,
         layout="dense" if dense else "sparse" if sparse else "auto",
-        vector=literals.parse_array(x, "--x") if x is not None else None,
+        vector=core.parse_array(x, "--x") if x is not None else None,
         same_mode=same_mode,
     )
     emit(env(), "toeplitz", toeplitz_view, result, fmt)

@@ -28,7 +28,18 @@ Size limits (documented for the CLI):
   this many entries (rows × columns) and the sparse COO form above it.
 * :data:`DENSE_MAX_ENTRIES` — a dense matrix larger than this is refused
   (checked from the shape alone, before anything is allocated).
-* :data:`MAX_STORED_ENTRIES` — the most taps (nonzeros) the sparse form builds.
+* :data:`MAX_SIDE` — the most rows, and the most columns, of M (or Mᵀ).
+* :data:`MAX_INDEX_PAIRS` — the most (output position, kernel tap) pairs the
+  index arithmetic walks (padding taps included, before they are dropped).
+* :data:`MAX_STORED_ENTRIES` — the most taps (nonzeros) stored for a numeric
+  (float or exact) kernel; :data:`MAX_SYMBOLIC_ENTRIES` for a symbolic one.
+* :data:`MAX_EXACT_PRODUCT_TERMS` / :data:`MAX_SYMBOLIC_PRODUCT_TERMS` — with
+  ``--x``, the most stored entries + rows + columns of a product M·x computed with exact
+  (int/Fraction) or sympy arithmetic.
+* :data:`MAX_PRODUCT_ROWS` — with ``--x``, the most values of a product.
+
+All are checked from the sizes alone, before anything is allocated, so a refusal
+is immediate and says how big the request would have been.
 """
 
 from __future__ import annotations
@@ -43,8 +54,20 @@ from cnncalc.errors import DomainError, InputError
 AUTO_DENSE_MAX_ENTRIES = 10_000
 #: Largest dense matrix built: 4 million entries (32 MB as float64; far more as text or JSON).
 DENSE_MAX_ENTRIES = 4_000_000
-#: Largest number of stored taps (nonzeros) of the sparse form: three int64 arrays of 240 MB in all.
-MAX_STORED_ENTRIES = 10_000_000
+#: Most rows, and most columns, of the matrix (the output and input sizes, flattened).
+MAX_SIDE = 10_000_000
+#: Most (output position, kernel tap) pairs walked to place the taps (taps on padding included).
+MAX_INDEX_PAIRS = 10_000_000
+#: Most stored taps (nonzeros) for a numeric kernel: ~2 s for the whole `--json` COO output.
+MAX_STORED_ENTRIES = 2_000_000
+#: Most stored taps for a symbolic kernel (sympy import, and every entry is written as a name).
+MAX_SYMBOLIC_ENTRIES = 1_000_000
+#: With a vector: most stored entries + rows + columns of a product computed with exact (int/Fraction) arithmetic.
+MAX_EXACT_PRODUCT_TERMS = 300_000
+#: … and with sympy arithmetic (a symbolic kernel or vector): every term is multiplied, summed and printed by sympy.
+MAX_SYMBOLIC_PRODUCT_TERMS = 7_000
+#: With a vector: most values of the product (each is written twice: M·x and the reference).
+MAX_PRODUCT_ROWS = 1_000_000
 #: Layouts a caller may ask for.
 LAYOUTS = ("auto", "dense", "sparse")
 #: Most spatial dimensions supported.
@@ -208,7 +231,23 @@ class ConvMatrix:
             return np.bincount(self.rows, weights=values * v[self.cols], minlength=n_rows).astype(np.float64)
         products = values.astype(object) * v.astype(object)[self.cols]
         out = np.zeros(n_rows, dtype=object)
-        np.add.at(out, self.rows, products)
+        if products.shape[0] == 0:
+            return out
+        # One sum per row (sympy.Add of all its terms at once): adding term by term
+        # rebuilds the growing sum each time, quadratic in the terms of a row.
+        order = np.argsort(self.rows, kind="stable")
+        rows = self.rows[order]
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        ends = np.r_[starts[1:], rows.shape[0]]
+        terms = products[order].tolist()
+        if any(type(t).__module__.startswith("sympy") for t in terms):
+            import sympy
+
+            for row, a, b in zip(rows[starts].tolist(), starts.tolist(), ends.tolist()):
+                out[row] = sympy.Add(*terms[a:b])
+        else:
+            for row, a, b in zip(rows[starts].tolist(), starts.tolist(), ends.tolist()):
+                out[row] = sum(terms[a + 1 : b], terms[a])
         return out
 
 
@@ -253,6 +292,63 @@ def check_dense_size(shape: tuple[int, int], kind: str = "float") -> None:
         f"--dense: the {rows} × {cols} matrix has {entries:,} entries ({_bytes_text(entries * 8)} {per_entry}); "
         f"dense output is limited to {DENSE_MAX_ENTRIES:,} entries; drop --dense (or use --sparse) for the COO form"
     )
+
+
+def _layer_text(layer: sizes.ShapeResult) -> str:
+    """The options that set the layer's size, as the user would write them: ``--W 9 --k size 3 --p 1000``."""
+    dims = layer.dims
+
+    def joined(values: Sequence[Any]) -> str:
+        return ",".join(str(v) for v in values)
+
+    parts = [f"--W {joined(dim.W for dim in dims)}", f"--k size {joined(dim.K for dim in dims)}"]
+    if any(int(dim.pad_lo) or int(dim.pad_hi) for dim in dims):
+        pads = [f"{dim.pad_lo}:{dim.pad_hi}" if dim.pad_lo != dim.pad_hi else str(dim.pad_lo) for dim in dims]
+        parts.append(f"--p {joined(pads)}")
+    for option, name in (("--s", "s"), ("--d", "d")):
+        values = [int(getattr(dim, name)) for dim in dims]
+        if any(v != 1 for v in values):
+            parts.append(f"{option} {joined(values)}")
+    return " ".join(parts)
+
+
+def check_matrix_size(layer: sizes.ShapeResult, kind: str = "float", transpose: bool = False) -> int:
+    """Refuse (DomainError) a matrix too big to build, from the sizes alone; return its stored-entry count.
+
+    Checked in order: rows and columns (:data:`MAX_SIDE`), the stored taps
+    (:data:`MAX_STORED_ENTRIES`, or :data:`MAX_SYMBOLIC_ENTRIES` for a symbolic
+    kernel) and the (output, tap) pairs the index arithmetic walks
+    (:data:`MAX_INDEX_PAIRS`; more than the stored taps when taps fall on
+    padding). Each message gives the options, how big it would be and the limit.
+    """
+    given = _layer_text(layer)
+    hint = "(use `cnncalc shape` for the sizes alone)"
+    n_out = _prod(int(dim.output) for dim in layer.dims)
+    n_in = _prod(int(dim.W) for dim in layer.dims)
+    out_side, in_side = ("columns", "rows") if transpose else ("rows", "columns")
+    for side, count, what in ((out_side, n_out, "output position"), (in_side, n_in, "input value")):
+        if count > MAX_SIDE:
+            name = "Mᵀ" if transpose else "M"
+            raise DomainError(
+                f"{given}: {name} would have {count:,} {side}, one per {what}; "
+                f"toeplitz is limited to {MAX_SIDE:,} rows and {MAX_SIDE:,} columns {hint}"
+            )
+    stored = count_taps(layer)
+    limit = MAX_SYMBOLIC_ENTRIES if kind == "symbolic" else MAX_STORED_ENTRIES
+    if stored > limit:
+        rows, cols = (n_in, n_out) if transpose else (n_out, n_in)
+        which = "symbolic matrices are" if kind == "symbolic" else "a matrix is"
+        raise DomainError(
+            f"{given}: the {rows:,} × {cols:,} matrix would store {stored:,} kernel taps; "
+            f"{which} limited to {limit:,} stored taps {hint}"
+        )
+    pairs = n_out * _prod(int(dim.K) for dim in layer.dims)
+    if pairs > MAX_INDEX_PAIRS:
+        raise DomainError(
+            f"{given}: placing the taps would walk {pairs:,} (output position, kernel tap) pairs "
+            f"({n_out:,} outputs × {pairs // n_out:,} taps); the limit is {MAX_INDEX_PAIRS:,} {hint}"
+        )
+    return stored
 
 
 def _taps_per_dim(W: int, K: int, out: int, lo: int, s: int, d: int) -> int:
@@ -396,20 +492,15 @@ def conv_matrix(
             )
     _require_numbers(per_dim)
     spec = sizes.make_spec(W=list(W), K=list(data.shape), pad=list(pad), s=list(s), d=list(d), same_mode=same_mode)
-    layer = sizes.layer_shape(spec)
+    layer = sizes.layer_shape(spec, kernel="--k size", size="--W")
 
     n_out, n_in = _prod(int(dim.output) for dim in layer.dims), _prod(int(dim.W) for dim in layer.dims)
     shape = (n_in, n_out) if transpose else (n_out, n_in)
+    check_matrix_size(layer, kind, transpose)
     if layout == "dense":
         check_dense_size(shape, kind)
     elif layout == "auto":
         layout = "dense" if shape[0] * shape[1] <= AUTO_DENSE_MAX_ENTRIES else "sparse"
-    stored = count_taps(layer)
-    if stored > MAX_STORED_ENTRIES:
-        raise DomainError(
-            f"the {shape[0]} × {shape[1]} matrix would store {stored:,} kernel taps; "
-            f"the limit is {MAX_STORED_ENTRIES:,} (use `cnncalc shape` for the sizes alone)"
-        )
     out_index, in_index, taps = _coordinates(layer)
     return ConvMatrix(
         kernel=data,
@@ -496,6 +587,38 @@ def _agree(product: Any, reference: Any) -> tuple[bool, float | None]:
     return diff <= 1e-9 * scale, diff
 
 
+def check_product_size(matrix: ConvMatrix, vector: Any) -> None:
+    """Refuse (DomainError) a product M·x too big to compute and check quickly, before computing it.
+
+    Every product has at most :data:`MAX_PRODUCT_ROWS` values; one computed with
+    exact arithmetic (an object kernel or vector) at most
+    :data:`MAX_EXACT_PRODUCT_TERMS` stored entries + rows + columns (each is
+    arithmetic or a value written out), and with sympy
+    arithmetic at most :data:`MAX_SYMBOLIC_PRODUCT_TERMS`.
+    """
+    name = "Mᵀ·g" if matrix.transposed else "M·x"
+    rows = matrix.shape[0]
+    if rows > MAX_PRODUCT_ROWS:
+        raise DomainError(
+            f"--x: {name} would have {rows:,} values; products are limited to {MAX_PRODUCT_ROWS:,} values "
+            "(drop --x for the matrix alone)"
+        )
+    v = _array_of(vector)
+    if matrix.kernel.dtype != object and getattr(v, "dtype", None) != object:
+        return
+    cols = matrix.shape[1]
+    terms = matrix.nnz + rows + cols
+    symbolic = matrix.kind == "symbolic" or kernel_kind(v) == "symbolic"
+    limit = MAX_SYMBOLIC_PRODUCT_TERMS if symbolic else MAX_EXACT_PRODUCT_TERMS
+    if terms > limit:
+        arithmetic = "symbolic" if symbolic else "exact"
+        raise DomainError(
+            f"--x: {name} would take {matrix.nnz:,} {arithmetic} products over {rows:,} rows and {cols:,} columns "
+            f"({terms:,} in all); {arithmetic} products are limited to {limit:,} products + rows + columns "
+            "(use a smaller --W, or drop --x)"
+        )
+
+
 def check_product(matrix: ConvMatrix, vector: Any, conv_reference: Any = None) -> ProductCheck:
     """Multiply ``matrix`` by ``vector`` and compare with the answer computed without the matrix.
 
@@ -555,6 +678,53 @@ def convolve_with_conv_core(matrix: ConvMatrix, x: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------
+# Reading --k and --x: literals only (toeplitz does not read files).
+
+#: How the kernel/vector may be written, for messages.
+ARRAY_FORMS = "[1,2,3], [[1,2],[3,4]], 1/4*[[1,1],[1,1]] or a range like k1:3 or K:3x3"
+_FILE_SUFFIXES = (".npy", ".csv", ".txt")
+#: Offers of file input in :func:`cnncalc.literals.parse_array`'s messages, and what toeplitz says instead.
+_FILE_OFFERS = (
+    (", a range like x1:9 or X:3x3, or a .npy/.csv/.txt file", " or a range like x1:9 or X:3x3"),
+    (", a range like x1:9, or a file name", " or a range like x1:9"),
+    (" (use a .npy/.csv file for large numeric data)", ""),
+)
+
+
+def _without_file_offers(message: str) -> str:
+    import re
+
+    for offer, instead in _FILE_OFFERS:
+        message = message.replace(offer, instead)
+    # Any other wording that still offers a file (the parser's messages may change): drop that clause.
+    return re.sub(r"(,? or| \(use)? an? [^,;()]*\bfile\b[^,;()]*\)?", "", message)
+
+
+def parse_array(text: str, option: str) -> Any:
+    """``--k``/``--x`` for toeplitz: :func:`cnncalc.literals.parse_array`, with messages that offer only literals.
+
+    The shared parser's messages also offer ``.npy/.csv/.txt`` files, which other
+    commands read but toeplitz does not; a file name gets its own message.
+    """
+    from cnncalc import literals
+
+    stripped = (text or "").strip()
+    if stripped.lower().endswith(_FILE_SUFFIXES) and not stripped.startswith("["):
+        shown = stripped if len(stripped) <= 40 else stripped[:39] + "…"
+        raise InputError(
+            f"{option} {shown!r}: toeplitz does not read files; write the values inline: {ARRAY_FORMS}"
+        )
+    try:
+        return literals.parse_array(text, option)
+    except InputError as exc:
+        message = str(exc)
+        reworded = _without_file_offers(message)
+        if reworded == message:
+            raise
+        raise type(exc)(reworded) from None
+
+
+# ---------------------------------------------------------------------------
 # What the ``toeplitz`` command computes.
 
 
@@ -591,5 +761,7 @@ def toeplitz(
             raise InputError(f"--W is missing: give the input size, e.g. --W 9 or --W 4,4 ({need})")
         W = [int(n) for n in vector_data.shape]
     matrix = conv_matrix(kernel, W, pad, s, d, transpose=transpose, layout=layout, same_mode=same_mode)
+    if vector_data is not None:
+        check_product_size(matrix, vector_data)
     check = check_product(matrix, vector_data) if vector_data is not None else None
     return ToeplitzResult(matrix, layout, check)

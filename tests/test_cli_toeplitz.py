@@ -10,6 +10,7 @@ import pytest
 
 from cnncalc.cli import run
 from cnncalc.env import Environment
+from conftest import HANG_GUARD
 
 
 def call(capsys, *argv: str) -> tuple[int, str, str]:
@@ -203,7 +204,7 @@ def test_latex_elides_large_matrices(capsys):
         (["--W", "9", "--k", "k1:3", "--dense", "--sparse"], 2, ["--dense", "--sparse"]),
         (["--W", "4,4", "--k", "k1:3"], 2, ["--W", "--k"]),
         (["--W", "9", "--k", "k1:3", "--x", "[1,2]"], 2, ["--x"]),
-        (["--W", "2", "--k", "k1:3"], 2, ["--K 3", "padded input"]),
+        (["--W", "2", "--k", "k1:3"], 2, ["--k size 3", "padded input"]),
         (["--k", "k1:3"], 2, ["--W"]),
         (["--W", "9", "--k", "k1:3", "--s", "0"], 2, ["--s"]),
         (["--W", "9", "--k", "k1:3", "--json", "--latex"], 2, ["--json", "--latex"]),
@@ -222,7 +223,7 @@ def test_bad_input_is_one_line_on_stderr(capsys, argv, code, words):
 def test_absurd_dense_request_is_refused_quickly(capsys):
     start = time.perf_counter()
     code, out, err = call(capsys, "--W", "256,256", "--k", "[[1]]", "--dense", "--json")
-    assert time.perf_counter() - start < 0.5
+    assert time.perf_counter() - start < HANG_GUARD
     assert code == 1 and out == "" and "limited to" in err
 
 
@@ -232,3 +233,75 @@ def test_help_has_examples(capsys):
     assert "cnncalc toeplitz --W 9 --k k1:3" in out
     for option in ("--transpose", "--dense", "--sparse", "--x", "--latex"):
         assert option in out
+
+
+# --- size limits (QA) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        # rows from huge padding: refused before allocating (was a MemoryError / 4.9 s)
+        (["--W", "9", "--k", "[1,2,1]", "--p", "1000000000000"], ["--p 1000000000000", "2,000,000,000,007 rows", "10,000,000"]),
+        (["--W", "9", "--k", "[1,2,1]", "--p", "10000000"], ["--p 10000000", "20,000,007 rows", "10,000,000"]),
+        # the index work of mostly-padding rows
+        (["--W", "9", "--k", "[1,2,1]", "--p", "4000000"], ["--p 4000000", "24,000,021", "pairs", "10,000,000"]),
+        # columns
+        (["--W", "20000000", "--k", "[1]", "--s", "10000000"], ["--W 20000000", "20,000,000 columns", "10,000,000"]),
+        # stored entries (were 5–6 s of JSON)
+        (["--W", "1000,1000", "--k", "[[1,2,1],[2,4,2],[1,2,1]]", "--json"], ["--W 1000,1000", "8,964,036", "2,000,000"]),
+        (["--W", "3000000", "--k", "[1,2,1]", "--json"], ["--W 3000000", "8,999,994", "2,000,000"]),
+        # symbolic entries (was 7 s)
+        (["--W", "100000", "--k", "k1:100", "--json"], ["--W 100000", "9,990,100", "symbolic", "1,000,000"]),
+        (["--W", "400000", "--k", "k1:3", "--json"], ["1,199,994", "symbolic", "1,000,000"]),
+        # symbolic products
+        (["--W", "3000", "--k", "k1:5", "--x", "x1:3000"], ["--x", "symbolic", "7,000"]),
+    ],
+)
+def test_too_big_is_refused_at_once_saying_how_big(capsys, argv, words):
+    start = time.perf_counter()
+    code, out, err = call(capsys, *argv)
+    assert time.perf_counter() - start < HANG_GUARD
+    assert code == 1 and out == ""
+    assert err.startswith("Error: ") and err.count("\n") == 1
+    assert "internal error" not in err
+    for word in words:
+        assert word in err
+
+
+def test_just_under_the_numeric_limit_is_accepted_quickly(capsys):
+    start = time.perf_counter()
+    result = result_of(capsys, "--W", "2000000", "--k", "[1/3]")
+    assert time.perf_counter() - start < HANG_GUARD
+    assert result["nnz"] == 2_000_000
+
+
+def test_the_256_image_still_works_as_json(capsys):
+    start = time.perf_counter()
+    result = result_of(capsys, "--W", "256,256", "--k", "[[1,2,1],[2,4,2],[1,2,1]]")
+    assert time.perf_counter() - start < HANG_GUARD
+    assert result["nnz"] == 580644 and len(result["sparse"]["rows"]) == 580644
+
+
+def test_symbolic_d1000_k5_with_a_vector_is_accepted(capsys):
+    start = time.perf_counter()
+    result = result_of(capsys, "--W", "1000", "--k", "k1:5", "--x", "x1:1000")
+    assert time.perf_counter() - start < HANG_GUARD
+    assert result["check"]["equal"] is True
+
+
+def test_kernel_size_error_names_toeplitz_options(capsys):
+    code, out, err = call(capsys, "--W", "3", "--k", "[1,2,3,4]")
+    assert code == 2 and out == ""
+    assert err == "Error: --k size 4 is larger than the padded input 3 + 0 + 0 = 3\n"
+    assert "--K" not in err
+
+
+@pytest.mark.parametrize("option", ["--k", "--x"])
+def test_file_names_are_not_offered(capsys, option):
+    argv = ["--W", "3", "--k", "some.npy"] if option == "--k" else ["--W", "3", "--k", "[1]", "--x", "some.npy"]
+    code, out, err = call(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.startswith(f"Error: {option} 'some.npy'") and err.count("\n") == 1
+    assert "does not read files" in err
+    assert ".npy/" not in err and ".csv" not in err

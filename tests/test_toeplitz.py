@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from cnncalc import sizes, toeplitz
 from cnncalc.errors import DomainError, InputError
 from cnncalc.sizes import PadSpec
+from conftest import HANG_GUARD
 
 # --- independent references (plain loops, no cnncalc code) --------------------
 
@@ -143,7 +144,7 @@ def test_absurd_dense_request_is_refused_fast_and_says_how_big():
     with pytest.raises(DomainError) as info:
         toeplitz.conv_matrix(np.ones((1, 1)), [256, 256], layout="dense")
     elapsed = time.perf_counter() - start
-    assert elapsed < 0.5
+    assert elapsed < HANG_GUARD
     message = str(info.value)
     assert "65536 × 65536" in message
     assert "4,294,967,296" in message
@@ -159,9 +160,108 @@ def test_auto_layout_switches_to_sparse_above_the_documented_size():
 
 def test_sparse_entry_limit_is_checked_before_building():
     start = time.perf_counter()
-    with pytest.raises(DomainError, match="kernel taps"):
-        toeplitz.conv_matrix(np.ones((3, 3)), [5000, 5000], layout="sparse")
-    assert time.perf_counter() - start < 0.5
+    with pytest.raises(DomainError, match="kernel taps") as info:
+        toeplitz.conv_matrix(np.ones((3, 3)), [1500, 1500], layout="sparse")
+    assert time.perf_counter() - start < HANG_GUARD
+    assert f"{toeplitz.MAX_STORED_ENTRIES:,}" in str(info.value)
+
+
+def test_documented_limits():
+    assert toeplitz.MAX_SIDE == 10_000_000
+    assert toeplitz.MAX_INDEX_PAIRS == 10_000_000
+    assert toeplitz.MAX_STORED_ENTRIES == 2_000_000
+    assert toeplitz.MAX_SYMBOLIC_ENTRIES == 1_000_000 < toeplitz.MAX_STORED_ENTRIES
+    assert toeplitz.MAX_SYMBOLIC_PRODUCT_TERMS < toeplitz.MAX_EXACT_PRODUCT_TERMS
+
+
+@pytest.mark.parametrize(
+    "W, pad, s, match",
+    [
+        ([9], 10**12, 1, "2,000,000,000,007 rows"),  # was a MemoryError (14.6 TiB)
+        ([9], 10**7, 1, "20,000,007 rows"),  # was 4.9 s
+        ([9], 4 * 10**6, 1, "24,000,021 \\(output position, kernel tap\\) pairs"),
+        ([2 * 10**7], 0, 10**7, "20,000,000 columns"),
+    ],
+)
+def test_rows_columns_and_index_work_are_bounded_before_allocating(W, pad, s, match):
+    start = time.perf_counter()
+    with pytest.raises(DomainError, match=match) as info:
+        toeplitz.conv_matrix(np.ones(3) if s == 1 else np.ones(1), W, pad=[PadSpec(lo=pad, hi=pad)], s=[s])
+    assert time.perf_counter() - start < HANG_GUARD
+    message = str(info.value)
+    assert "10,000,000" in message and "\n" not in message
+    assert message.startswith(f"--W {W[0]} --k size ")
+
+
+def test_transpose_names_its_rows():
+    with pytest.raises(DomainError, match="Mᵀ would have 20,000,007 columns"):
+        toeplitz.conv_matrix(np.ones(3), [9], pad=[PadSpec(lo=10**7, hi=10**7)], transpose=True)
+
+
+def test_symbolic_kernels_have_a_lower_entry_limit():
+    import sympy
+
+    k = np.empty(3, dtype=object)
+    k[:] = sympy.symbols("k1:4")
+    n = toeplitz.MAX_SYMBOLIC_ENTRIES // 3 + 10  # over the symbolic limit, under the numeric one
+    with pytest.raises(DomainError, match="symbolic matrices are limited to 1,000,000"):
+        toeplitz.conv_matrix(k, [n])
+    assert toeplitz.conv_matrix(np.ones(3), [n]).nnz == 3 * (n - 2)
+
+
+def test_symbolic_products_are_bounded_before_computing():
+    import sympy
+
+    k = np.empty(5, dtype=object)
+    k[:] = sympy.symbols("k1:6")
+    x = np.empty(3000, dtype=object)
+    x[:] = sympy.symbols("x1:3001")
+    start = time.perf_counter()
+    with pytest.raises(DomainError, match="symbolic products are limited to 7,000"):
+        toeplitz.toeplitz(k, [3000], vector=x)
+    assert time.perf_counter() - start < HANG_GUARD
+
+
+def test_symbolic_product_sums_each_row_once():
+    import sympy
+
+    k = np.empty(60, dtype=object)
+    k[:] = sympy.symbols("k1:61")
+    x = np.empty(150, dtype=object)
+    x[:] = sympy.symbols("x1:151")
+    start = time.perf_counter()
+    result = toeplitz.toeplitz(k, [150], vector=x)
+    assert time.perf_counter() - start < HANG_GUARD
+    assert result.check.equal
+    assert result.check.product[0] == sum(k[t] * x[t] for t in range(60))
+
+
+def test_kernel_size_rule_names_the_toeplitz_option():
+    with pytest.raises(InputError) as info:
+        toeplitz.conv_matrix(np.ones(4), [3])
+    assert str(info.value) == "--k size 4 is larger than the padded input 3 + 0 + 0 = 3"
+
+
+@pytest.mark.parametrize("text", ["some.npy", "data/x.CSV", "k.txt"])
+def test_parse_array_refuses_files_without_offering_them(text):
+    with pytest.raises(InputError) as info:
+        toeplitz.parse_array(text, "--k")
+    message = str(info.value)
+    assert message.startswith(f"--k '{text}': toeplitz does not read files")
+    assert ".npy/" not in message and ".csv" not in message
+
+
+@pytest.mark.parametrize("text", ["abc", "", "1/4*", "[" + ",".join(["1/3"] * 1_000_001) + "]"])
+def test_parse_array_messages_offer_only_literals(text):
+    with pytest.raises(InputError) as info:
+        toeplitz.parse_array(text, "--x")
+    message = str(info.value)
+    assert message.startswith("--x") and "file" not in message and ".npy" not in message
+
+
+def test_parse_array_parses_literals():
+    assert toeplitz.parse_array("[1,2,3]", "--k").data.tolist() == [1, 2, 3]
+    assert toeplitz.parse_array("k1:3", "--k").kind == "symbolic"
 
 
 @pytest.mark.parametrize(

@@ -441,8 +441,21 @@ class _LazyRow:
         return self.entries.get(c, "0")
 
 
+class _LazyColumn:
+    """A one-column matrix for :func:`latex.bmatrix` whose entries are typeset only when shown (it elides)."""
+
+    def __init__(self, values: Sequence[Any]) -> None:
+        self.values = values
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __getitem__(self, r: int) -> list[str]:
+        return [show_tex(self.values[r])]
+
+
 def _column(values: Sequence[Any]) -> str:
-    return tex.bmatrix([[show_tex(v)] for v in values], max_side=LATEX_MAX_SIDE)
+    return tex.bmatrix(_LazyColumn(values), max_side=LATEX_MAX_SIDE)  # type: ignore[arg-type]
 
 
 def latex(result: ToeplitzResult) -> str:
