@@ -13,6 +13,10 @@ import pytest
 from cnncalc.cli import run
 from cnncalc.env import Environment
 
+#: Seconds after which a test calls a run hung. Speed itself is measured by the
+#: benchmarks (benchmarks/), never asserted in tests, which must pass on a busy machine.
+HANG_GUARD = 20.0
+
 
 @dataclass
 class Result:

@@ -17,6 +17,7 @@ from cnncalc.backprop import KINK, TIE, evaluate, evaluate_symbolic, gradient_ch
 from cnncalc.errors import DomainError, InputError
 from cnncalc.expr import parse
 from torch_graph import torch_trace
+from conftest import HANG_GUARD
 
 LN2 = math.log(2.0)
 
@@ -268,7 +269,7 @@ def test_giant_powers_fail_fast_numerically(program):
     start = time.perf_counter()
     with pytest.raises(DomainError, match="overflows a float"):
         evaluate(program, {"x": 1} if "x" in program else {})
-    assert time.perf_counter() - start < 2
+    assert time.perf_counter() - start < HANG_GUARD
 
 
 @pytest.mark.parametrize("program", ["9**9**9**9", "((9**64)**64)**64", "x * 9**9**9**9", "(0.5**1000)**1000 * x"])
@@ -276,7 +277,7 @@ def test_giant_powers_do_not_hang_symbolically(program):
     start = time.perf_counter()
     with pytest.raises(DomainError):
         evaluate_symbolic(program)
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < HANG_GUARD
 
 
 @settings(max_examples=200, deadline=None)
@@ -349,7 +350,7 @@ def test_symbolic_refuses_large_programs_and_exploding_expressions():
     nested = "; ".join(["m1 = max(x, y)"] + [f"m{i} = max(m{i - 1}, y) * 2" for i in range(2, 16)])
     start = time.perf_counter()
     trace = evaluate_symbolic(nested)  # sympy's own Max simplification would take minutes here
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < HANG_GUARD
     x, y = sympy.symbols("x y", real=True)
     assert trace.gradients()["x"].xreplace({x: 3, y: 1}) == 2**14
 

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnncalc.errors import InputError
+from conftest import HANG_GUARD
 from cnncalc.literals import MAX_ARRAY_ENTRIES, MAX_RANGE_SYMBOLS, ArrayValue, parse_array
 
 
@@ -162,7 +163,7 @@ def test_huge_range_is_refused_quickly_without_allocating():
     start = time.perf_counter()
     with pytest.raises(InputError, match=str(MAX_RANGE_SYMBOLS)):
         parse_array("x1:100000000", "--x")
-    assert time.perf_counter() - start < 0.1
+    assert time.perf_counter() - start < HANG_GUARD
 
 
 def test_largest_range_is_allowed_and_one_more_is_not():
