@@ -758,7 +758,7 @@ def _rows_conv(x: Any, kernel: Any, layer: ShapeResult) -> Any:
     """Direct correlation through numpy.correlate (last axis: stride 1, dilation 1)."""
     import numpy as np
 
-    c_out, c_in = kernel.shape[0], kernel.shape[1]
+    c_out = kernel.shape[0]
     last = layer.dims[-1]
     out_spatial = tuple(dim.output for dim in layer.dims)
     out = np.empty((c_out,) + out_spatial)  # every block below writes all of its outputs
@@ -821,7 +821,7 @@ class _RowBlock:
     def __call__(self) -> None:
         import numpy as np
 
-        rows, width, kw = self.rows, self.width, self.kw
+        rows, width = self.rows, self.width
         out_cols = self.out.shape[-1]
         n = self.b1 - self.b0
         acc = np.zeros(n * width)

@@ -33,7 +33,7 @@ from typing import Any, Sequence
 
 from cnncalc.conv import ConvResult, Tap, window
 from cnncalc.render.blocks import Block, Line, Table
-from cnncalc.render.values import show, show_tex
+from cnncalc.render.values import show, show_tex, sizes_text
 
 #: Outputs explained one by one without --explain (the worksheet's sizes).
 AUTO_EXPLAIN = 16
@@ -195,10 +195,6 @@ def taps_per_output(result: ConvResult) -> int:
     return count
 
 
-def _sizes(shape: Sequence[int]) -> str:
-    return " × ".join(str(n) for n in shape)
-
-
 def _title(result: ConvResult) -> str:
     what = "convolution (kernel flipped)" if result.flip else "cross-correlation (deep-learning convolution)"
     engine = {
@@ -314,7 +310,7 @@ def text(report: Report) -> list[Block]:
 
     result = report.result
     output = result.output
-    blocks: list[Block] = [Line(f"Output size: {_sizes(result.shape)}", "answer"), Line(_title(result), "dim")]
+    blocks: list[Block] = [Line(f"Output size: {sizes_text(result.shape)}", "answer"), Line(_title(result), "dim")]
     for i, dim in enumerate(result.layer.dims):
         label = f"dim {i + 1}: " if len(result.layer.dims) > 1 else ""
         pads = f" (padding {dim.pad_lo} before, {dim.pad_hi} after)" if dim.pad_lo or dim.pad_hi else ""
@@ -344,7 +340,7 @@ def text(report: Report) -> list[Block]:
     elif not small:
         blocks.extend(_summary(result))
     if report.out_path:
-        blocks.append(Line(f"wrote {report.out_path} ({_sizes(result.shape)})", "note"))
+        blocks.append(Line(f"wrote {report.out_path} ({sizes_text(result.shape)})", "note"))
     return blocks
 
 

@@ -3,9 +3,9 @@ the worked arithmetic with the numbers substituted, pads and leftover positions.
 
 from __future__ import annotations
 
-from typing import Any
 
 from cnncalc.render.blocks import Block, Line, Table
+from cnncalc.render.values import sizes_text
 from cnncalc.sizes import DimResult, LayerSpec, ShapeResult
 
 GENERAL = {
@@ -87,13 +87,9 @@ def _layer_title(spec: LayerSpec) -> str:
     return "convolution"
 
 
-def _sizes(values: Any) -> str:
-    return " × ".join(str(v) for v in values)
-
-
 def text(result: ShapeResult) -> list[Block]:
     spec = result.spec
-    blocks: list[Block] = [Line(f"Output size: {_sizes(result.output)}", "answer")]
+    blocks: list[Block] = [Line(f"Output size: {sizes_text(result.output)}", "answer")]
     if result.symbolic:
         blocks.append(Line(f"{_layer_title(spec)}, symbolic", "heading"))
         for i, dim in enumerate(result.dims):

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 from cnncalc.render import latex as tex
 from cnncalc.render.blocks import Block, Cell, Line, Table
 from cnncalc.render.shape_view import worked
-from cnncalc.render.values import show, show_tex
+from cnncalc.render.values import show, show_tex, sizes_text
 from cnncalc.toeplitz import ConvMatrix, ProductCheck, ToeplitzResult
 
 #: Text shows the whole matrix up to this many rows …
@@ -35,10 +35,6 @@ CITATION = 'Dumoulin & Visin, "A guide to convolution arithmetic for deep learni
 
 
 # --- small helpers ---------------------------------------------------------
-
-
-def _sizes(values: Sequence[Any], sep: str = " × ") -> str:
-    return sep.join(str(v) for v in values)
 
 
 def _label(prefix: str, flat: int, shape: tuple[int, ...]) -> str:
@@ -101,9 +97,9 @@ def _why_lines(matrix: ConvMatrix) -> list[Block]:
         inputs = f"{n_in} columns, one per input value"
     else:
         per_dim = "; ".join(f"dim {i + 1}: {worked(spec, dim, i)}" for i, dim in enumerate(dims))
-        count = f"{_sizes(matrix.out_shape, ' · ')} = {n_out} rows, one per window position ({per_dim})"
+        count = f"{sizes_text(matrix.out_shape, ' · ')} = {n_out} rows, one per window position ({per_dim})"
         inputs = (
-            f"{_sizes(matrix.in_shape, ' · ')} = {n_in} columns, one per input value "
+            f"{sizes_text(matrix.in_shape, ' · ')} = {n_in} columns, one per input value "
             "(the image flattened row by row, C order)"
         )
     if matrix.transposed:
@@ -221,8 +217,8 @@ def _transpose_lines(matrix: ConvMatrix) -> list[Block]:
     checks = "; ".join(worked(layer.spec, dim, i) for i, dim in enumerate(layer.dims))
     label = "ConvTranspose size" if len(layer.dims) == 1 else "ConvTranspose sizes"
     if any(sizes_info.output_padding):
-        label += f" with output_padding={_sizes(sizes_info.output_padding, ',')}"
-    blocks.append(Line(f"{label} (cnncalc shape --transposed): {checks} = the input size {_sizes(matrix.in_shape)} ✓"))
+        label += f" with output_padding={sizes_text(sizes_info.output_padding, ',')}"
+    blocks.append(Line(f"{label} (cnncalc shape --transposed): {checks} = the input size {sizes_text(matrix.in_shape)} ✓"))
     for i, (op, without) in enumerate(zip(sizes_info.output_padding, sizes_info.without_output_padding)):
         if not op:
             continue

@@ -26,6 +26,11 @@ def show(value: Any) -> str:
     return str(value)
 
 
+def sizes_text(values: Any, sep: str = " × ") -> str:
+    """A shape or per-dimension sizes for text: ``26 × 100``."""
+    return sep.join(str(v) for v in values)
+
+
 def show_tex(value: Any) -> str:
     """A value as LaTeX (sympy.latex for expressions, \\frac for fractions)."""
     if isinstance(value, Fraction) and value.denominator != 1:
