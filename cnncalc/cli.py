@@ -94,32 +94,6 @@ def _output(json_out: bool, latex_out: bool = False, csv_out: bool = False) -> A
     return Format.JSON if json_out else Format.LATEX if latex_out else Format.CSV if csv_out else Format.TEXT
 
 
-#: Longest text read from a file or stdin (the parsers apply their own, smaller limits).
-MAX_TEXT_CHARS = 10_000_000
-
-
-def _read_spec(text: str, option: str) -> str:
-    """``@FILE`` reads the text from a file, ``@-`` from stdin; anything else is the text itself.
-
-    Reads at most MAX_TEXT_CHARS and refuses anything longer rather than cutting it short.
-    """
-    if not text.startswith("@"):
-        return text
-    path = text[1:]
-    try:
-        if path == "-":
-            content = env().stdin.read(MAX_TEXT_CHARS + 1)
-        else:
-            with open(path, encoding="utf-8") as handle:
-                content = handle.read(MAX_TEXT_CHARS + 1)
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
-        raise InputError(f"{option} {text}: cannot read {path!r} ({reason})") from None
-    if len(content) > MAX_TEXT_CHARS:
-        raise InputError(f"{option} {text}: longer than {MAX_TEXT_CHARS:,} characters")
-    return content
-
-
 @app.command(
     epilog=(
         "Examples:  cnncalc shape --W 9 --K 3 --p 1 --s 2  ·  "
@@ -173,7 +147,9 @@ def shape(
         from cnncalc import network
         from cnncalc.render import network_view
 
-        calls = network.parse_spec(_read_spec(layers, "--layers"))
+        from cnncalc import io
+
+        calls = network.parse_spec(io.read_text(layers, "--layers", env().stdin))
         emit(env(), "shape", network_view, network.network(network.parse_input_shape(input_shape), calls), fmt)
         return
     if W is None or K is None:
@@ -357,9 +333,12 @@ def backprop(
         raise InputError(f"--graph {graph} and --{fmt.value} cannot be combined; pick one output")
     if (program is None) == (file is None):
         raise InputError("give the program either as an argument or with --file (not both)")
-    text = program if program is not None else _read_spec("@" + file, "--file")
+    if program is None:
+        from cnncalc import io
+
+        program = io.read_text("@" + file, "--file", env().stdin)
     values = literals.parse_assignments(at, "--at") if at else None
-    emit(env(), "backprop", BackpropView(graph), core.run(text, values, check), fmt)
+    emit(env(), "backprop", BackpropView(graph), core.run(program, values, check), fmt)
 
 
 @app.command(epilog="Examples:  cnncalc demo  ·  cnncalc demo | less")

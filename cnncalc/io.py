@@ -243,6 +243,33 @@ def _reason(exc: OSError) -> str:
     return (exc.strerror or type(exc).__name__).lower()
 
 
+#: Longest program or layer spec read from a file or stdin (the parsers apply their own limits).
+MAX_TEXT_CHARS = 10_000_000
+
+
+def read_text(text: str, option: str, stdin: IO[str]) -> str:
+    """``@FILE`` reads the text from a file, ``@-`` from stdin; anything else is the text itself.
+
+    Reads at most MAX_TEXT_CHARS and refuses anything longer rather than cutting it short.
+    """
+    if not text.startswith("@"):
+        return text
+    path = text[1:]
+    try:
+        if path == "-":
+            content = stdin.read(MAX_TEXT_CHARS + 1)
+        else:
+            with open(path, encoding="utf-8") as handle:
+                content = handle.read(MAX_TEXT_CHARS + 1)
+    except OSError as exc:
+        raise InputError(f"{option} {text}: cannot read {path!r} ({_reason(exc)})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{option} {text}: cannot read {path!r} (not UTF-8 text)") from None
+    if len(content) > MAX_TEXT_CHARS:
+        raise InputError(f"{option} {text}: longer than {MAX_TEXT_CHARS:,} characters")
+    return content
+
+
 # ---------------------------------------------------------------------------
 # Writing
 

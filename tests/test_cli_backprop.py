@@ -119,9 +119,9 @@ def test_a_program_without_inputs_has_no_gradients(cli):
 
 
 def test_long_program_files_are_refused_not_cut_short(cli, tmp_path, monkeypatch):
-    import cnncalc.cli
+    import cnncalc.io
 
-    monkeypatch.setattr(cnncalc.cli, "MAX_TEXT_CHARS", 100)
+    monkeypatch.setattr(cnncalc.io, "MAX_TEXT_CHARS", 100)
     path = tmp_path / "long.txt"
     path.write_text("\n".join(f"t{i} = x * {i}" for i in range(1, 40)))
     r = cli("backprop", "--file", str(path), "--at", "x=1")
